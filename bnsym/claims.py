@@ -1,0 +1,334 @@
+"""Claims, derivations and theorems: what bnsym checks.
+
+A *claim* is one statement about closed forms or about a random process:
+
+* :class:`Identity` -- ``lhs == rhs`` on the whole domain;
+* :class:`Inequality` -- ``lhs < rhs`` (or ``<=``, ``>``, ``>=``) on the whole domain;
+  :func:`Sign` is the special case ``expr < 0`` (stability of an eigenvalue);
+* :class:`Asymptotic` -- ``lhs == rhs + O(var**-order)`` as ``var -> oo``;
+* :class:`Derivation` -- a chain ``e0 == e1 == ... == en``, each link with a justification;
+* :class:`ProcessClaim` -- a quantity defined by a random process (a variance of a batch
+  statistic, an expected loss) equals a closed form, exactly or up to ``O(var**-order)``.
+  Only a Monte Carlo simulation of the process can check it (``bnsym check``).
+
+A :class:`Theorem` groups claims under a source; an :class:`Erratum` pairs the form a
+paper printed with the corrected one, so both verdicts are shown side by side.
+
+Objects are immutable. Ids are not typed: the registry names each theorem and claim
+after the module and the variable that holds it (``luo2019.L3.inv_sigma_sq``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import sympy as sp
+
+from .errors import DefinitionError
+from .params import Param
+
+OPS = {"<": sp.StrictLessThan, "<=": sp.LessThan, ">": sp.StrictGreaterThan, ">=": sp.GreaterThan}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a statement comes from: paper, section, equation."""
+
+    paper: str
+    section: str = ""
+    equation: str = ""
+
+    def __str__(self) -> str:
+        parts = [self.paper, self.section, f"Eq. {self.equation}" if self.equation else ""]
+        return ", ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Justification:
+    """Why one link of a derivation holds: a short name and a sentence."""
+
+    name: str
+    text: str = ""
+    lemma: Any = None
+
+    def __str__(self) -> str:
+        return self.name + (f": {self.text}" if self.text else "")
+
+
+class _By:
+    """Justifications for derivation links (``by.algebra``, ``by.taylor(2)``, ...)."""
+
+    definition = Justification("definition")
+    algebra = Justification("algebra")
+    linearity = Justification("linearity of expectation")
+    independence = Justification("independence")
+    gaussian_moment = Justification("Gaussian moments")
+    chi_square_moment = Justification("moments of the chi-square law")
+    gamma_function = Justification("Gamma-function identities")
+    exchangeability = Justification("exchangeability of the batch")
+    stirling = Justification("Stirling series of log-Gamma")
+
+    @staticmethod
+    def taylor(order: int, about: str = "") -> Justification:
+        return Justification(f"Taylor expansion to order {order}", about)
+
+    @staticmethod
+    def substitution(text: str) -> Justification:
+        return Justification("substitution", text)
+
+    @staticmethod
+    def lemma(claim: "Claim") -> Justification:
+        return Justification("lemma", claim.title, lemma=claim)
+
+    @staticmethod
+    def because(text: str) -> Justification:
+        return Justification("argument", text)
+
+
+by = _By()
+
+
+def _expr(value: Any, what: str) -> sp.Expr:
+    try:
+        return sp.sympify(value)
+    except (sp.SympifyError, TypeError) as exc:
+        raise DefinitionError(f"{what}: not a SymPy expression: {value!r} ({exc})") from None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Common fields of every claim.
+
+    ``where`` overrides, for this claim only, the domain of some of the theorem's
+    parameters (same symbol, narrower domain, e.g. ``M > 3`` for a moment that exists
+    only there). ``holds`` says how the claim holds: ``"identity"`` (at every point of
+    the domain) or ``"in expectation"`` (over the stated process). ``assumptions`` are
+    the stated hypotheses, in words.
+    """
+
+    title: str = ""
+    where: tuple[Param, ...] = ()
+    holds: str = "identity"
+    assumptions: tuple[str, ...] = ()
+    note: str = ""
+
+    kind = "claim"
+
+    def expressions(self) -> tuple[sp.Expr, ...]:
+        """Every closed form the claim mentions (for domains, printing, compilation)."""
+        return ()
+
+    def free_symbols(self) -> set[sp.Symbol]:
+        out: set[sp.Symbol] = set()
+        for e in self.expressions():
+            out |= e.free_symbols
+        return out
+
+
+@dataclass(frozen=True)
+class Identity(Claim):
+    """``lhs == rhs`` at every point of the domain."""
+
+    lhs: sp.Expr = sp.S.Zero
+    rhs: sp.Expr = sp.S.Zero
+    kind = "identity"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lhs", _expr(self.lhs, self.title or "identity lhs"))
+        object.__setattr__(self, "rhs", _expr(self.rhs, self.title or "identity rhs"))
+
+    def expressions(self) -> tuple[sp.Expr, ...]:
+        return (self.lhs, self.rhs)
+
+
+@dataclass(frozen=True)
+class Inequality(Claim):
+    """``lhs OP rhs`` at every point of the domain, OP one of ``< <= > >=``."""
+
+    lhs: sp.Expr = sp.S.Zero
+    op: str = "<"
+    rhs: sp.Expr = sp.S.Zero
+    kind = "inequality"
+
+    def __post_init__(self) -> None:
+        if self.op not in OPS:
+            raise DefinitionError(f"{self.title}: op must be one of {sorted(OPS)}, not {self.op!r}")
+        object.__setattr__(self, "lhs", _expr(self.lhs, self.title or "inequality lhs"))
+        object.__setattr__(self, "rhs", _expr(self.rhs, self.title or "inequality rhs"))
+
+    def expressions(self) -> tuple[sp.Expr, ...]:
+        return (self.lhs, self.rhs)
+
+    @property
+    def relation(self) -> sp.Basic:
+        return OPS[self.op](self.lhs, self.rhs, evaluate=False)
+
+
+def Sign(expr: Any, negative: bool = True, **kw: Any) -> Inequality:
+    """``expr < 0`` (``negative=True``) or ``expr > 0``: a sign or stability statement."""
+    return Inequality(lhs=expr, op="<" if negative else ">", rhs=0, **kw)
+
+
+@dataclass(frozen=True)
+class Asymptotic(Claim):
+    """``lhs == rhs + O(var**-order)`` as ``var -> oo``."""
+
+    lhs: sp.Expr = sp.S.Zero
+    rhs: sp.Expr = sp.S.Zero
+    var: Param | None = None
+    order: int = 1
+    kind = "asymptotic"
+
+    def __post_init__(self) -> None:
+        if self.var is None:
+            raise DefinitionError(f"{self.title}: an asymptotic claim needs var=")
+        if self.order < 1:
+            raise DefinitionError(f"{self.title}: order must be >= 1")
+        object.__setattr__(self, "lhs", _expr(self.lhs, self.title or "asymptotic lhs"))
+        object.__setattr__(self, "rhs", _expr(self.rhs, self.title or "asymptotic rhs"))
+
+    def expressions(self) -> tuple[sp.Expr, ...]:
+        return (self.lhs, self.rhs)
+
+
+Link = Union[sp.Expr, tuple]
+
+
+@dataclass(frozen=True)
+class Derivation(Claim):
+    """A chain of equalities ``e0 == e1 == ... == en``; every link is checked.
+
+    ``chain`` holds the first expression, then ``(expression, justification)`` pairs:
+    ``[e0, (e1, by.algebra), (e2, by.taylor(2))]``.
+    """
+
+    chain: tuple[Any, ...] = ()
+    kind = "derivation"
+
+    def __post_init__(self) -> None:
+        if len(self.chain) < 2:
+            raise DefinitionError(f"{self.title}: a derivation needs at least two expressions")
+        steps: list[tuple[sp.Expr, Justification | None]] = []
+        for i, link in enumerate(self.chain):
+            if i == 0:
+                steps.append((_expr(link, f"{self.title} step 0"), None))
+                continue
+            if not (isinstance(link, tuple) and len(link) == 2 and isinstance(link[1], Justification)):
+                raise DefinitionError(
+                    f"{self.title}: step {i} must be (expression, justification), e.g. (e, by.algebra)"
+                )
+            steps.append((_expr(link[0], f"{self.title} step {i}"), link[1]))
+        object.__setattr__(self, "chain", tuple(steps))
+
+    def expressions(self) -> tuple[sp.Expr, ...]:
+        return tuple(e for e, _ in self.chain)
+
+    @property
+    def links(self) -> list[tuple[int, sp.Expr, sp.Expr, Justification]]:
+        """``(i, e_{i-1}, e_i, why)`` for every link."""
+        return [(i, self.chain[i - 1][0], self.chain[i][0], self.chain[i][1]) for i in range(1, len(self.chain))]
+
+
+@dataclass(frozen=True)
+class ProcessClaim(Claim):
+    """A quantity of a random process equals ``value``.
+
+    ``quantity`` names the process quantity in words (``"M * Var(mu_B)"``) and
+    ``quantity_tex`` typesets it. With ``var``/``order`` set the claim is asymptotic:
+    ``quantity == value + O(var**-order)``; without, it is exact for every point.
+    Only a Monte Carlo check can decide it; the check module pairs it with a simulator.
+    """
+
+    quantity: str = ""
+    quantity_tex: str = ""
+    value: sp.Expr = sp.S.Zero
+    var: Param | None = None
+    order: int = 0
+    holds: str = "in expectation"
+    kind = "process"
+
+    def __post_init__(self) -> None:
+        if not self.quantity:
+            raise DefinitionError(f"{self.title}: a process claim needs quantity=")
+        if (self.var is None) != (self.order == 0):
+            raise DefinitionError(f"{self.title}: give both var= and order= for an asymptotic process claim")
+        object.__setattr__(self, "value", _expr(self.value, self.title or "process value"))
+
+    @property
+    def asymptotic(self) -> bool:
+        return self.var is not None
+
+    def expressions(self) -> tuple[sp.Expr, ...]:
+        return (self.value,)
+
+
+@dataclass(frozen=True)
+class Erratum:
+    """A place where the paper's print and the truth differ.
+
+    ``printed`` is the statement as printed, ``corrected`` the corrected statement;
+    ``note`` says what differs. bnsym verifies both and shows the verdicts side by side.
+    """
+
+    printed: Claim
+    corrected: Claim
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Theorem:
+    """A group of claims from one source, over declared parameters."""
+
+    title: str
+    source: Source
+    params: tuple[Param, ...]
+    claims: tuple[Claim | Erratum, ...]
+    summary: str = ""
+    _by_symbol: dict[sp.Symbol, Param] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", tuple(self.params))
+        object.__setattr__(self, "claims", tuple(self.claims))
+        object.__setattr__(self, "_by_symbol", {p.symbol: p for p in self.params})
+        for item in self.claims:
+            for c in _members(item):
+                if not isinstance(c, Claim):
+                    raise DefinitionError(f"{self.title}: {c!r} is not a claim")
+                self.domain(c)  # every free symbol must have a domain
+
+    def all_claims(self) -> list[tuple[Claim, str]]:
+        """Every claim with its role: ``"claim"``, ``"printed"`` or ``"corrected"``."""
+        out: list[tuple[Claim, str]] = []
+        for item in self.claims:
+            if isinstance(item, Erratum):
+                out += [(item.printed, "printed"), (item.corrected, "corrected")]
+            else:
+                out.append((item, "claim"))
+        return out
+
+    def domain(self, claim: Claim) -> dict[sp.Symbol, Param]:
+        """The parameter domains in force for ``claim`` (theorem's, overridden by ``where``)."""
+        dom = dict(self._by_symbol)
+        for p in claim.where:
+            dom[p.symbol] = p
+        extra = {claim.var.symbol: claim.var} if getattr(claim, "var", None) is not None else {}
+        for s, p in extra.items():
+            dom.setdefault(s, p)
+        missing = sorted(s.name for s in claim.free_symbols() if s not in dom)
+        if missing:
+            raise DefinitionError(
+                f"claim {claim.title!r}: symbols {', '.join(missing)} have no declared domain"
+                " (add them to the theorem's params or the claim's where=)"
+            )
+        return dom
+
+    def erratum_of(self, claim: Claim) -> Erratum | None:
+        for item in self.claims:
+            if isinstance(item, Erratum) and (claim is item.printed or claim is item.corrected):
+                return item
+        return None
+
+
+def _members(item: Claim | Erratum) -> list[Claim]:
+    return [item.printed, item.corrected] if isinstance(item, Erratum) else [item]

@@ -1,0 +1,178 @@
+"""The numeric fallback: mpmath at high precision at random points of the domain.
+
+Used where the symbolic prover is undecided. A claim that holds at every sampled
+point is reported ``NUMERIC`` (never ``PROVEN``); one that fails at a point is
+``REFUTED`` with that point and the two values.
+
+Tolerances are derived from the working precision: at ``dps`` digits a true identity
+leaves a relative residual of order ``10**-(dps - GUARD_DIGITS)`` after cancellation.
+Before a point is declared a counterexample it is re-evaluated at twice the precision;
+a residual that does not shrink with precision is a real difference, not round-off.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import mpmath
+import sympy as sp
+
+from .params import Param
+
+DEFAULT_DPS = 50
+DEFAULT_POINTS = 24
+GUARD_DIGITS = 15  # digits a true identity may lose to cancellation
+ASYMPTOTIC_DECADES = (3, 4, 5, 6, 7, 8)  # var = 10**k for the remainder-order test
+
+
+@dataclass
+class NumericResult:
+    decided: bool | None
+    points: int
+    dps: int
+    max_residual: float = 0.0
+    counterexample: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""
+    region: dict[str, str] = field(default_factory=dict)
+
+
+def _compile(expr: sp.Expr, symbols: list[sp.Symbol]) -> Callable[..., Any]:
+    return sp.lambdify(symbols, expr, modules="mpmath")
+
+
+def _real(v: Any) -> Any:
+    if isinstance(v, mpmath.mpc):
+        if abs(v.imag) <= abs(v.real) * mpmath.mpf(10) ** (-(mpmath.mp.dps - GUARD_DIGITS)) or v.imag == 0:
+            return v.real
+        raise ValueError(f"complex value {v}")
+    return mpmath.mpf(v)
+
+
+def _draw(params: list[Param], rng: random.Random, dps: int) -> list[Any]:
+    return [p.random(rng, dps) for p in params]
+
+
+def _region(params: list[Param]) -> dict[str, str]:
+    out = {}
+    for p in params:
+        lo, hi = p.region
+        out[p.name] = f"[{lo:g}, {hi:g}] {p.law}" + (" integer" if p.integer else "")
+    return out
+
+
+def _evaluate(fn: Callable[..., Any], point: list[Any], dps: int) -> Any:
+    with mpmath.workdps(dps):
+        return _real(fn(*[mpmath.mpf(v) for v in point]))
+
+
+def check_equal(lhs: sp.Expr, rhs: sp.Expr, params: list[Param], points: int = DEFAULT_POINTS,
+                dps: int = DEFAULT_DPS, seed: int = 0) -> NumericResult:
+    """Compare ``lhs`` and ``rhs`` at ``points`` random points to ``dps`` digits."""
+    symbols = [p.symbol for p in params]
+    f = _compile(sp.sympify(lhs) - sp.sympify(rhs), symbols)
+    fl, fr = _compile(lhs, symbols), _compile(rhs, symbols)
+    rng = random.Random(seed)
+    worst = 0.0
+    evaluated = 0
+    failures: list[str] = []
+    for _ in range(points * 3):
+        if evaluated >= points:
+            break
+        point = _draw(params, rng, dps)
+        try:
+            with mpmath.workdps(dps):
+                a, b = _evaluate(fl, point, dps), _evaluate(fr, point, dps)
+                resid = abs(_evaluate(f, point, dps))
+                scale = max(mpmath.mpf(1), abs(a), abs(b))
+                tol = scale * mpmath.mpf(10) ** (-(dps - GUARD_DIGITS))
+        except (ValueError, ZeroDivisionError, TypeError, OverflowError) as exc:
+            failures.append(str(exc))
+            continue
+        evaluated += 1
+        rel = float(resid / scale)
+        worst = max(worst, rel)
+        if resid > tol:
+            hi = 2 * dps
+            resid_hi = abs(_evaluate(f, point, hi))
+            if resid_hi > scale * mpmath.mpf(10) ** (-(hi - GUARD_DIGITS)):
+                cx = {p.name: mpmath.nstr(v, 20) for p, v in zip(params, point)}
+                cx.update(lhs=mpmath.nstr(a, 20), rhs=mpmath.nstr(b, 20), residual=mpmath.nstr(resid_hi, 10))
+                return NumericResult(False, evaluated, dps, rel, cx,
+                                     f"differs at a point by {mpmath.nstr(resid_hi, 5)} (stable at {hi} digits)",
+                                     _region(params))
+    if evaluated < max(1, points // 2):
+        return NumericResult(None, evaluated, dps, worst, detail="could not evaluate: " + "; ".join(failures[:3]),
+                             region=_region(params))
+    return NumericResult(True, evaluated, dps, worst, detail=f"max relative residual {worst:.2e}",
+                         region=_region(params))
+
+
+def check_inequality(lhs: sp.Expr, op: str, rhs: sp.Expr, params: list[Param], points: int = DEFAULT_POINTS,
+                     dps: int = DEFAULT_DPS, seed: int = 0) -> NumericResult:
+    """Test ``lhs OP rhs`` at random points (and at the corners of the sampling region)."""
+    symbols = [p.symbol for p in params]
+    fl, fr = _compile(lhs, symbols), _compile(rhs, symbols)
+    compare = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+               ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op]
+    rng = random.Random(seed)
+    evaluated = 0
+    margin = None
+    for _ in range(points * 3):
+        if evaluated >= points:
+            break
+        point = _draw(params, rng, dps)
+        try:
+            a, b = _evaluate(fl, point, dps), _evaluate(fr, point, dps)
+        except (ValueError, ZeroDivisionError, TypeError, OverflowError):
+            continue
+        evaluated += 1
+        gap = float(b - a) if op in ("<", "<=") else float(a - b)
+        margin = gap if margin is None else min(margin, gap)
+        if not compare(a, b):
+            cx = {p.name: mpmath.nstr(v, 20) for p, v in zip(params, point)}
+            cx.update(lhs=mpmath.nstr(a, 20), rhs=mpmath.nstr(b, 20))
+            return NumericResult(False, evaluated, dps, counterexample=cx, detail=f"fails: lhs {op} rhs is false",
+                                 region=_region(params))
+    if evaluated == 0:
+        return NumericResult(None, 0, dps, detail="could not evaluate at any point", region=_region(params))
+    return NumericResult(True, evaluated, dps, detail=f"smallest margin {margin:.3e}", region=_region(params))
+
+
+def check_asymptotic(lhs: sp.Expr, rhs: sp.Expr, var: Param, order: int, params: list[Param],
+                     points: int = 4, dps: int = DEFAULT_DPS, seed: int = 0) -> NumericResult:
+    """Test ``lhs - rhs = O(var**-order)``: the scaled remainder ``var**order (lhs - rhs)``
+    must stay bounded as ``var`` runs over 10**3 ... 10**8 (other parameters random).
+
+    A remainder of a lower order grows by a factor of about ten per decade; the claim is
+    refuted when the last decade shows a growth factor above sqrt(10) (halfway in log
+    scale between bounded and one order too low).
+    """
+    others = [p for p in params if p.symbol != var.symbol]
+    symbols = [var.symbol] + [p.symbol for p in others]
+    f = _compile(sp.sympify(lhs) - sp.sympify(rhs), symbols)
+    rng = random.Random(seed)
+    work = dps + 2 * max(ASYMPTOTIC_DECADES)
+    growth_limit = mpmath.sqrt(10)
+    for _ in range(points):
+        point = _draw(others, rng, dps)
+        q = []
+        try:
+            for k in ASYMPTOTIC_DECADES:
+                v = mpmath.mpf(10) ** k
+                with mpmath.workdps(work):
+                    q.append(abs(_real(f(v, *point))) * v ** order)
+        except (ValueError, ZeroDivisionError, TypeError, OverflowError) as exc:
+            return NumericResult(None, 0, work, detail=f"could not evaluate: {exc}", region=_region(params))
+        tiny = mpmath.mpf(10) ** (-(dps - GUARD_DIGITS))
+        if q[-1] > tiny and q[-2] > tiny and q[-1] / q[-2] > growth_limit:
+            cx = {p.name: mpmath.nstr(v, 15) for p, v in zip(others, point)}
+            cx.update({f"{var.name}^{order}*remainder at {var.name}=1e{k}": mpmath.nstr(x, 8)
+                       for k, x in zip(ASYMPTOTIC_DECADES, q)})
+            return NumericResult(False, points, work, counterexample=cx,
+                                 detail=f"scaled remainder grows by x{mpmath.nstr(q[-1] / q[-2], 4)} per decade",
+                                 region=_region(params))
+    return NumericResult(True, points, work,
+                         detail=f"{var.name}^{order}*remainder bounded over {var.name}=1e3..1e8 at {points} points",
+                         region=_region(params))
