@@ -1,0 +1,275 @@
+"""Monte Carlo checks: a process claim, a simulator of the process, and a verdict.
+
+A :class:`MonteCarloCheck` pairs a :class:`~bnsym.claims.ProcessClaim` with a simulator
+that runs the process itself (samples batches, normalises them with their own
+statistics, evaluates the loss ...). The simulator never sees the closed form: the
+claimed value reaches numeric code only through ``lambdify`` of the claim's one SymPy
+expression, evaluated with mpmath at the point's parameter values.
+
+Running a check:
+
+1. the points are grouped into simulator calls (points equal on ``batch_keys`` share one
+   call and one tensor, with common random numbers);
+2. each call streams chunks of units into float64 accumulators until the target
+   resolution is reached (sample size from a pilot estimate of the unit variance) or
+   ``max_units`` is spent, or exactly ``samples`` units when the user fixes them;
+3. exact claims get a z-test per point, asymptotic claims an order fit per ladder
+   (see :mod:`bnsym.mc.stats`); every row records estimate, standard error, claimed
+   value, samples and resolution, and the verdict records seed, device and time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import mpmath
+import sympy as sp
+import torch
+
+from ..claims import ProcessClaim, Theorem
+from ..errors import DefinitionError
+from ..verdict import Status, Verdict
+from .stats import OrderFit, ZTest, bonferroni_z
+from .stream import Estimand, MomentAccumulator, first
+
+Simulator = Callable[[list[dict[str, Any]], int, torch.Generator, torch.device], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class MonteCarloCheck:
+    """A simulation of the process behind ``claim``.
+
+    ``simulate(points, n, generator, device)`` returns observations of shape
+    ``[len(points), n, k]`` for ``n`` independent units (batches); ``estimand`` maps the
+    mean observation vector to the estimated quantity (default: the first column).
+    ``points`` is a sequence of dicts, or a function returning one (evaluated when the
+    check runs): each dict gives a value for every free symbol of the claim's value,
+    plus any process settings the simulator needs (the law, the activation ...).
+    """
+
+    claim: ProcessClaim
+    simulate: Simulator
+    points: Sequence[dict[str, Any]] | Callable[[], Sequence[dict[str, Any]]]
+    estimand: Estimand = first
+    batch_keys: tuple[str, ...] | None = None
+    process: str = ""
+    max_units: int = 1_000_000
+    chunk_units: int = 20_000
+    pilot_units: int = 4_000
+
+    def resolved_points(self) -> list[dict[str, Any]]:
+        pts = self.points() if callable(self.points) else self.points
+        return [dict(p) for p in pts]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a suite of checks is run."""
+
+    seed: int = 0
+    device: torch.device = torch.device("cpu")
+    alpha: float = 0.01  # suite-wide false-alarm rate
+    resolution: float = 0.02  # target relative resolution per test
+    samples: int | None = None  # fixed units per point (overrides resolution)
+    tests_in_suite: int = 1  # for the Bonferroni split of alpha
+    progress: Callable[[str], None] | None = None
+
+
+@dataclass
+class _Row:
+    point: dict[str, Any]
+    claimed: float
+    estimate: float = math.nan
+    stderr: float = math.nan
+    units: int = 0
+
+
+def count_tests(check: MonteCarloCheck) -> int:
+    """How many statistical tests the check contributes (points, or ladders when asymptotic)."""
+    pts = check.resolved_points()
+    if check.claim.asymptotic:
+        assert check.claim.var is not None
+        return len(_ladders_from_points(check.claim.var.name, pts))
+    return len(pts)
+
+
+def seed_for(base: int, claim_id: str, group: int) -> int:
+    """A reproducible seed per (run seed, claim, simulator call), independent of run order."""
+    digest = hashlib.sha256(f"{base}:{claim_id}:{group}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def claimed_values(claim: ProcessClaim, theorem: Theorem, pts: list[dict[str, Any]]) -> list[float]:
+    """The closed form at each point, via lambdify of the claim's value (mpmath, 30 digits)."""
+    dom = theorem.domain(claim)
+    symbols = sorted(claim.value.free_symbols, key=lambda s: s.name)
+    fn = sp.lambdify(symbols, claim.value, modules="mpmath")
+    out = []
+    for p in pts:
+        args = []
+        for s in symbols:
+            if s.name not in p:
+                raise DefinitionError(f"check point {p} gives no value for {s.name}")
+            dom[s].check(p[s.name])
+            args.append(mpmath.mpf(p[s.name]))
+        with mpmath.workdps(30):
+            out.append(float(fn(*args)))
+    return out
+
+
+def _units_needed(rows: list[_Row], sds: list[float], z: float, target: float, options: RunOptions,
+                  check: MonteCarloCheck) -> int:
+    if options.samples is not None:
+        return options.samples
+    need = check.pilot_units
+    for row, sd in zip(rows, sds):
+        scale = abs(row.claimed) if row.claimed else 1.0
+        need = max(need, math.ceil((z * sd / (target * scale)) ** 2))
+    return min(need, check.max_units)
+
+
+def _simulate_group(check: MonteCarloCheck, rows: list[_Row], gen: torch.Generator, options: RunOptions,
+                    z: float) -> None:
+    acc = MomentAccumulator()
+    points = [r.point for r in rows]
+    first_units = min(check.pilot_units, options.samples) if options.samples else check.pilot_units
+    acc.add(check.simulate(points, first_units, gen, options.device))
+    _, _, sd = acc.estimate(check.estimand)
+    goal = _units_needed(rows, [float(s) for s in sd], z, options.resolution, options, check)
+    while acc.count < goal:
+        n = min(check.chunk_units, goal - acc.count)
+        acc.add(check.simulate(points, n, gen, options.device))
+    value, stderr, _ = acc.estimate(check.estimand)
+    for i, r in enumerate(rows):
+        r.estimate, r.stderr, r.units = float(value[i]), float(stderr[i]), acc.count
+
+
+def _groups(check: MonteCarloCheck, pts: list[dict[str, Any]]) -> list[list[int]]:
+    if check.batch_keys is None:
+        return [[i] for i in range(len(pts))]
+    out: dict[tuple, list[int]] = {}
+    for i, p in enumerate(pts):
+        out.setdefault(tuple(repr(p.get(k)) for k in check.batch_keys), []).append(i)
+    return list(out.values())
+
+
+def _fmt_point(p: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if isinstance(v, (str, int)) else float(v)) for k, v in p.items()}
+
+
+def run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options: RunOptions,
+              role: str = "claim") -> Verdict:
+    """Run one check and turn its tests into a verdict."""
+    started = time.perf_counter()
+    claim = check.claim
+    pts = check.resolved_points()
+    claimed = claimed_values(claim, theorem, pts)
+    rows = [_Row(p, c) for p, c in zip(pts, claimed)]
+    z = bonferroni_z(options.alpha, options.tests_in_suite)
+    for gi, idx in enumerate(_groups(check, pts)):
+        gen = torch.Generator(device=options.device)
+        gen.manual_seed(seed_for(options.seed, claim_id, gi))
+        if options.progress:
+            options.progress(f"{claim_id}: simulating {', '.join(_short(rows[i].point) for i in idx)}")
+        _simulate_group(check, [rows[i] for i in idx], gen, options, z)
+    evidence: dict[str, Any] = {
+        "process": check.process, "seed": options.seed, "device": str(options.device),
+        "alpha_suite": options.alpha, "tests_in_suite": options.tests_in_suite,
+    }
+    if claim.asymptotic:
+        status, summary, resolution = _asymptotic_verdict(claim, rows, options, evidence)
+    else:
+        status, summary, resolution = _exact_verdict(rows, z, evidence)
+    evidence["resolution"] = resolution
+    evidence["samples"] = sum(r.units for r in rows)
+    evidence["seconds"] = time.perf_counter() - started
+    return Verdict(claim_id, status, "monte-carlo", summary, evidence, time.perf_counter() - started, role)
+
+
+def _short(p: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in p.items())
+
+
+def _exact_verdict(rows: list[_Row], z: float, evidence: dict[str, Any]) -> tuple[Status, str, float]:
+    table = []
+    failures = []
+    for r in rows:
+        t = ZTest(r.estimate, r.stderr, r.claimed, z)
+        table.append({**_fmt_point(r.point), "estimate": r.estimate, "stderr": r.stderr, "claimed": r.claimed,
+                      "z": t.z, "samples": r.units, "resolution": t.resolution, "pass": t.passed})
+        if not t.passed:
+            failures.append((r, t))
+    evidence.update(test=f"two-sided z-test per point, |z| <= {z:.3f}", rows=table)
+    resolution = max(row["resolution"] for row in table)
+    if failures:
+        r, t = max(failures, key=lambda f: abs(f[1].z))
+        return (Status.REFUTED,
+                f"at {_short(r.point)}: estimate {r.estimate:.6g} +- {r.stderr:.2g} vs claimed {r.claimed:.6g}"
+                f" (z = {t.z:.1f}, threshold {z:.2f})", resolution)
+    return (Status.CONSISTENT,
+            f"{len(rows)} point(s) agree within {z:.2f} standard errors; resolution {100 * resolution:.2g}%",
+            resolution)
+
+
+def _asymptotic_verdict(claim: ProcessClaim, rows: list[_Row], options: RunOptions,
+                        evidence: dict[str, Any]) -> tuple[Status, str, float]:
+    var = claim.var
+    assert var is not None
+    alpha_test = options.alpha / max(1, options.tests_in_suite)
+    ladders = []
+    failed = []
+    pts = [r.point for r in rows]
+    for key, idx in _ladders_from_points(var.name, pts).items():
+        ladder = sorted((rows[i] for i in idx), key=lambda r: float(r.point[var.name]))
+        xs = [float(r.point[var.name]) for r in ladder]
+        fit = OrderFit(xs, [r.estimate - r.claimed for r in ladder], [r.stderr for r in ladder],
+                       [r.claimed for r in ladder], claim.order, alpha_test)
+        table = [{**_fmt_point(r.point), "estimate": r.estimate, "stderr": r.stderr, "claimed": r.claimed,
+                  "samples": r.units,
+                  f"{var.name}^{claim.order}*remainder": x ** claim.order * (r.estimate - r.claimed),
+                  f"{var.name}^{claim.order}*stderr": x ** claim.order * r.stderr}
+                 for x, r in zip(xs, ladder)]
+        entry = {"setting": dict(key), "rows": table, "fit": f"c{claim.order}/{var.name}^{claim.order}"
+                 f" + c{claim.order + 1}/{var.name}^{claim.order + 1}",
+                 "coefficients": list(fit.coefficients), "chi2": fit.chi2, "dof": fit.dof,
+                 "critical": fit.critical, "p_value": fit.p_value, "resolution": fit.resolution,
+                 "pass": fit.passed}
+        ladders.append(entry)
+        if not fit.passed:
+            failed.append(entry)
+    evidence.update(test=f"order fit of remainders, chi-square at 1 - {alpha_test:.2g}", ladders=ladders,
+                    approximation_bound=f"neglected terms O({var.name}^-{claim.order + 2})")
+    resolution = max(e["resolution"] for e in ladders)
+    if failed:
+        worst = max(failed, key=lambda e: e["chi2"] / max(e["critical"], 1e-300))
+        setting = ", ".join(f"{k}={v}" for k, v in worst["setting"].items())
+        return (Status.REFUTED,
+                f"remainder is not O({var.name}^-{claim.order}) at {setting}: chi2 {worst['chi2']:.1f} >"
+                f" {worst['critical']:.1f} (dof {worst['dof']})", resolution)
+    return (Status.CONSISTENT,
+            f"{len(ladders)} ladder(s) fit a remainder O({var.name}^-{claim.order});"
+            f" resolution {100 * resolution:.2g}%", resolution)
+
+
+def _ladders_from_points(var_name: str, pts: list[dict[str, Any]]) -> dict[tuple, list[int]]:
+    groups: dict[tuple, list[int]] = {}
+    for i, p in enumerate(pts):
+        key = tuple(sorted((k, v if isinstance(v, str) else float(v)) for k, v in p.items() if k != var_name))
+        groups.setdefault(key, []).append(i)
+    return groups
+
+
+@dataclass
+class SuitePlan:
+    """The checks of a run, in order, with the number of tests for the Bonferroni split."""
+
+    items: list[tuple[MonteCarloCheck, Theorem, str, str]] = field(default_factory=list)
+
+    @property
+    def tests(self) -> int:
+        return sum(count_tests(c) for c, _, _, _ in self.items)
+

@@ -1,0 +1,136 @@
+"""Statistics behind Monte Carlo verdicts: quantiles, the two tests, and resolution.
+
+*Exact claims* (the process quantity equals the closed form at every point) are tested
+point by point with a two-sided z-test: the claim is refuted at a point when
+``|estimate - claimed| > z * stderr``. ``z`` comes from a suite-wide false-alarm rate
+``alpha`` split over all tests of the run (Bonferroni): ``z = Phi^-1(1 - alpha / (2 K))``.
+
+*Asymptotic claims* (``quantity = value + O(var**-p)``) are tested over a ladder of
+``var`` values: the remainders ``r_i = estimate_i - value_i`` are fitted by weighted least
+squares with the declared form ``c_p var**-p + c_{p+1} var**-(p+1)``, and the claim is
+refuted when the fit's chi-square exceeds its ``1 - alpha/K`` quantile. A wrong leading
+term leaves a remainder of lower order that this form cannot absorb. The neglected
+terms are ``O(var**-(p+2))``: the declared approximation bound of the test.
+
+*Resolution* is the smallest relative deviation of the claimed value the test would
+catch: for the z-test ``z * stderr / |claimed|``; for the fit, the relative deviation
+``delta`` of the value at which the expected chi-square reaches the critical value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import mpmath
+
+
+def normal_quantile(p: float) -> float:
+    """``Phi^-1(p)`` for the standard normal law."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"probability must lie in (0, 1), not {p}")
+    with mpmath.workdps(30):
+        return float(mpmath.sqrt(2) * mpmath.erfinv(2 * mpmath.mpf(p) - 1))
+
+
+def chi2_sf(x: float, dof: int) -> float:
+    """Survival function of the chi-square law with ``dof`` degrees of freedom."""
+    if x <= 0:
+        return 1.0
+    with mpmath.workdps(30):
+        return float(mpmath.gammainc(mpmath.mpf(dof) / 2, mpmath.mpf(x) / 2, mpmath.inf, regularized=True))
+
+
+def chi2_quantile(p: float, dof: int) -> float:
+    """``x`` with ``P(chi2_dof <= x) = p``."""
+    with mpmath.workdps(30):
+        target = 1 - mpmath.mpf(p)
+        lo, hi = mpmath.mpf(0), mpmath.mpf(max(10.0, 10.0 * dof))
+        while chi2_sf(float(hi), dof) > target:
+            hi *= 2
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            if chi2_sf(float(mid), dof) > target:
+                lo = mid
+            else:
+                hi = mid
+        return float((lo + hi) / 2)
+
+
+def bonferroni_z(alpha: float, tests: int) -> float:
+    """Two-sided z threshold holding the suite-wide false-alarm rate at ``alpha``."""
+    return normal_quantile(1 - alpha / (2 * max(1, tests)))
+
+
+@dataclass
+class ZTest:
+    estimate: float
+    stderr: float
+    claimed: float
+    z_threshold: float
+
+    @property
+    def z(self) -> float:
+        return (self.estimate - self.claimed) / self.stderr if self.stderr > 0 else math.inf
+
+    @property
+    def passed(self) -> bool:
+        return abs(self.estimate - self.claimed) <= self.z_threshold * self.stderr
+
+    @property
+    def resolution(self) -> float:
+        return self.z_threshold * self.stderr / abs(self.claimed) if self.claimed else math.inf
+
+
+@dataclass
+class OrderFit:
+    """WLS fit of remainders by ``c_p x**-p + c_{p+1} x**-(p+1)`` and its chi-square test."""
+
+    xs: list[float]
+    remainders: list[float]
+    stderrs: list[float]
+    claimed: list[float]
+    order: int
+    alpha_test: float
+    coefficients: tuple[float, float] = (0.0, 0.0)
+    chi2: float = 0.0
+    dof: int = 0
+    critical: float = 0.0
+    resolution: float = math.inf
+
+    def __post_init__(self) -> None:
+        k = len(self.xs)
+        if k < 3:
+            raise ValueError("an order fit needs at least three ladder points")
+        w = [1.0 / (s * s) for s in self.stderrs]
+        basis = [[x ** -self.order, x ** -(self.order + 1)] for x in self.xs]
+        c = _wls(basis, self.remainders, w)
+        self.coefficients = (c[0], c[1])
+        fitted = [b[0] * c[0] + b[1] * c[1] for b in basis]
+        self.chi2 = sum(wi * (r - f) ** 2 for wi, r, f in zip(w, self.remainders, fitted))
+        self.dof = k - 2
+        self.critical = chi2_quantile(1 - self.alpha_test, self.dof)
+        # noncentrality of a relative deviation delta of the claimed values: delta^2 * |P_perp W^1/2 Y|^2
+        cy = _wls(basis, self.claimed, w)
+        resid_y = [y - (b[0] * cy[0] + b[1] * cy[1]) for y, b in zip(self.claimed, basis)]
+        lam1 = sum(wi * r * r for wi, r in zip(w, resid_y))
+        self.resolution = math.sqrt(max(self.critical - self.dof, 0.0) / lam1) if lam1 > 0 else math.inf
+
+    @property
+    def passed(self) -> bool:
+        return self.chi2 <= self.critical
+
+    @property
+    def p_value(self) -> float:
+        return chi2_sf(self.chi2, self.dof)
+
+
+def _wls(basis: list[list[float]], y: list[float], w: list[float]) -> list[float]:
+    """Weighted least squares for two basis columns (normal equations, solved exactly)."""
+    a11 = sum(wi * b[0] * b[0] for wi, b in zip(w, basis))
+    a12 = sum(wi * b[0] * b[1] for wi, b in zip(w, basis))
+    a22 = sum(wi * b[1] * b[1] for wi, b in zip(w, basis))
+    r1 = sum(wi * b[0] * yi for wi, b, yi in zip(w, basis, y))
+    r2 = sum(wi * b[1] * yi for wi, b, yi in zip(w, basis, y))
+    det = a11 * a22 - a12 * a12
+    return [(r1 * a22 - r2 * a12) / det, (a11 * r2 - a12 * r1) / det]

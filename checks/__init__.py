@@ -1,0 +1,1 @@
+"""Built-in Monte Carlo checks: one module (or package) per paper, named as in derivations/."""
