@@ -51,6 +51,8 @@ class Justification:
     name: str
     text: str = ""
     lemma: Any = None
+    apply: Any = None  # optional map e -> e': the link is checked as apply(previous) == next
+
 
     def __str__(self) -> str:
         return self.name + (f": {self.text}" if self.text else "")
@@ -84,6 +86,16 @@ class _By:
     @staticmethod
     def because(text: str) -> Justification:
         return Justification("argument", text)
+
+    @staticmethod
+    def expectation(table: Any) -> Justification:
+        """Expectation over a :class:`~bnsym.moments.MomentTable`; the link is checked by applying it."""
+        return Justification("expectation", table.description, apply=table.expect)
+
+    @staticmethod
+    def truncation(text: str, fn: Any) -> Justification:
+        """A truncated expansion; the link is checked as ``fn(previous) == next``."""
+        return Justification("truncated expansion", text, apply=fn)
 
 
 by = _By()

@@ -98,6 +98,15 @@ def verify_claim(theorem: Theorem, claim: Claim, claim_id: str, role: str = "cla
     if isinstance(claim, Derivation):
         links = []
         for i, a, b, why in claim.links:
+            if why.apply is not None:
+                mapped = run_with_budget(why.apply, a, seconds=settings.numeric_budget)
+                if not mapped.ok:
+                    why_failed = "budget spent" if mapped.timed_out else mapped.error
+                    links.append(Verdict(f"{claim_id}[{i}]", Status.ERROR, str(why.name),
+                                         f"could not apply {why.name}: {why_failed}", {"justification": str(why)},
+                                         0.0, role))
+                    continue
+                a = mapped.value
             link_params = _params(theorem, claim, (a, b))
             v = _equality(f"{claim_id}[{i}]", a, b, link_params, role, settings)
             v.evidence["justification"] = str(why)

@@ -1,0 +1,304 @@
+"""The ``bnsym`` command line: list, verify, check.
+
+Exit codes: 0 every claim holds; 1 a claim was refuted; 2 usage error (unknown id, bad
+option, a file that does not load); 3 something stayed undecided or errored.
+A refuted *printed* form of an erratum is the expected finding and does not fail a run;
+its corrected form must hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Sequence
+
+from . import __version__
+from .claims import ProcessClaim
+from .errors import BnsymError, UsageError
+from .verdict import Status, Verdict
+
+EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_UNDECIDED = 0, 1, 2, 3
+
+MARK = {Status.PROVEN: "✓", Status.NUMERIC: "≈", Status.CONSISTENT: "~", Status.REFUTED: "✗",
+        Status.UNDECIDED: "?", Status.ERROR: "!"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, no traceback
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return v
+
+
+def _probability(text: str) -> float:
+    v = _positive_float(text)
+    if v >= 1:
+        raise argparse.ArgumentTypeError(f"must lie in (0, 1): {text!r}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="bnsym", description=(
+        "Check derivations in the theory of batch normalization: proven by SymPy where it can be, "
+        "checked to 50 digits with mpmath where it cannot, and cross-checked against Monte Carlo "
+        "simulations of the real process."),
+        epilog="Exit codes: 0 all hold, 1 something refuted, 2 usage error, 3 undecided or error.")
+    p.add_argument("--version", action="version", version=f"bnsym {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    ls = sub.add_parser("list", help="list theorems and claims", description="List the built-in theorems (or those "
+                        "of the given files) with their claims, kinds and whether a Monte Carlo check exists.")
+    ls.add_argument("targets", nargs="*", metavar="ID|PATH")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+
+    v = sub.add_parser("verify", help="prove claims symbolically (numeric fallback)", description=(
+        "Verify claims: each is tried by a ladder of SymPy strategies under a wall-clock budget, then, where "
+        "SymPy is undecided, checked with mpmath at random points of its domain (reported NUMERIC, not "
+        "PROVEN). With no ID, every built-in theorem. A PATH is a user's derivation file (.py)."))
+    v.add_argument("targets", nargs="*", metavar="ID|PATH")
+    v.add_argument("--json", action="store_true", help="print JSON on stdout (progress goes to stderr)")
+    v.add_argument("--budget", type=_positive_float, default=10.0, metavar="S",
+                   help="seconds per symbolic strategy (default 10)")
+    v.add_argument("--points", type=_positive_int, default=24, metavar="N",
+                   help="random points for the numeric fallback (default 24)")
+    v.add_argument("--dps", type=_positive_int, default=50, metavar="D", help="mpmath digits (default 50)")
+    v.add_argument("--seed", type=int, default=0, help="seed of the random points (default 0)")
+    v.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    c = sub.add_parser("check", help="Monte Carlo checks of process claims", description=(
+        "Run the Monte Carlo checks: simulate the real process on torch, and test each closed form with a "
+        "stated suite-wide false-alarm rate (Bonferroni over the tests of the run). Exact claims get a z-test "
+        "per point; asymptotic claims an order fit over a ladder of the asymptotic variable."))
+    c.add_argument("targets", nargs="*", metavar="ID|PATH")
+    c.add_argument("--json", action="store_true", help="print JSON on stdout (progress goes to stderr)")
+    c.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    c.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    size = c.add_mutually_exclusive_group()
+    size.add_argument("--samples", type=_positive_int, metavar="N", help="fixed number of units (batches) per point")
+    size.add_argument("--resolution", type=_probability, default=0.02, metavar="R",
+                      help="target relative resolution per test (default 0.02)")
+    c.add_argument("--alpha", type=_probability, default=0.01, help="suite-wide false-alarm rate (default 0.01)")
+    c.add_argument("--quiet", action="store_true", help="no progress lines")
+    return p
+
+
+def _progress(enabled: bool):
+    def say(msg: str) -> None:
+        if enabled:
+            print(msg, file=sys.stderr, flush=True)
+    return say
+
+
+def _exit_code(verdicts: list[Verdict]) -> int:
+    code = EXIT_OK
+    for v in verdicts:
+        if v.role == "printed":
+            continue
+        if v.status == Status.REFUTED:
+            return EXIT_REFUTED
+        if not v.status.holds:
+            code = EXIT_UNDECIDED
+    return code
+
+
+def _print_verdict(v: Verdict, title: str, indent: str = "  ") -> None:
+    role = {"printed": "printed:   ", "corrected": "corrected: "}.get(v.role, "")
+    print(f"{indent}{MARK[v.status]} {v.status.value:<10} {role}{v.claim_id}  {title}")
+    print(f"{indent}    {v.method}: {v.summary}")
+    cx = v.evidence.get("counterexample")
+    if cx:
+        print(f"{indent}    counterexample: " + ", ".join(f"{k}={val}" for k, val in cx.items()))
+    for link in v.links:
+        if not link.status.holds:
+            print(f"{indent}    link {link.claim_id}: {link.status.value} ({link.evidence.get('justification', '')})"
+                  f" {link.summary}")
+            lcx = link.evidence.get("counterexample")
+            if lcx:
+                print(f"{indent}      counterexample: " + ", ".join(f"{k}={val}" for k, val in lcx.items()))
+
+
+def _summary(verdicts: list[Verdict]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in verdicts:
+        out[v.status.value] = out.get(v.status.value, 0) + 1
+    return out
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .registry import load
+
+    catalog, ids = load(args.targets, with_checks=True)
+    rows = []
+    for entry, claims in catalog.select(ids):
+        rows.append({"id": entry.id, "title": entry.theorem.title, "source": str(entry.theorem.source),
+                     "claims": [{"id": cid, "kind": c.kind, "role": role, "title": c.title,
+                                 "monte_carlo": cid in catalog.checks} for cid, c, role in claims]})
+    if args.json:
+        print(json.dumps({"command": "list", "theorems": rows}, indent=2))
+        return EXIT_OK
+    for t in rows:
+        print(f"{t['id']}: {t['title']}  [{t['source']}]")
+        for c in t["claims"]:
+            extra = " [monte carlo]" if c["monte_carlo"] else ""
+            role = f" ({c['role']})" if c["role"] != "claim" else ""
+            print(f"    {c['id']}  {c['kind']}{role}{extra}  {c['title']}")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .registry import load
+    from .verify import Settings, verify_claim
+
+    say = _progress(not args.quiet)
+    catalog, ids = load(args.targets)
+    selection = catalog.select(ids)
+    settings = Settings(budget=args.budget, points=args.points, dps=args.dps, seed=args.seed)
+    total = sum(1 for _, claims in selection for _, c, _ in claims if not isinstance(c, ProcessClaim))
+    verdicts: list[Verdict] = []
+    report: list[dict[str, Any]] = []
+    deferred: list[str] = []
+    done = 0
+    started = time.perf_counter()
+    for entry, claims in selection:
+        t_rows = []
+        for cid, claim, role in claims:
+            if isinstance(claim, ProcessClaim):
+                deferred.append(cid)
+                continue
+            done += 1
+            v = verify_claim(entry.theorem, claim, cid, role, settings)
+            assert v is not None
+            verdicts.append(v)
+            say(f"[{done}/{total}] {v.status.value:<10} {cid} ({v.seconds:.1f} s)")
+            t_rows.append((v, claim))
+        report.append({"entry": entry, "rows": t_rows})
+    code = _exit_code(verdicts)
+    if args.json:
+        print(json.dumps({
+            "command": "verify", "exit_code": code, "seconds": round(time.perf_counter() - started, 3),
+            "summary": _summary(verdicts), "monte_carlo_only": deferred,
+            "theorems": [{"id": r["entry"].id, "title": r["entry"].theorem.title,
+                          "source": str(r["entry"].theorem.source),
+                          "claims": [{**v.to_json(), "title": c.title, "kind": c.kind} for v, c in r["rows"]]}
+                         for r in report],
+        }, indent=2))
+        return code
+    for r in report:
+        e = r["entry"]
+        print(f"\n{e.id}: {e.theorem.title}  [{e.theorem.source}]")
+        for v, c in r["rows"]:
+            _print_verdict(v, c.title)
+    counts = ", ".join(f"{n} {s}" for s, n in _summary(verdicts).items())
+    print(f"\n{len(verdicts)} claims: {counts} ({time.perf_counter() - started:.1f} s)")
+    if deferred:
+        print(f"{len(deferred)} process claims are decided by Monte Carlo: run `bnsym check`")
+    return code
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .mc.device import resolve_device
+    from .mc.engine import RunOptions, SuitePlan, run_check
+    from .registry import load
+
+    say = _progress(not args.quiet)
+    device = resolve_device(args.device)
+    catalog, ids = load(args.targets, with_checks=True)
+    plan = SuitePlan()
+    for entry, claims in catalog.select(ids):
+        for cid, claim, role in claims:
+            for chk in catalog.checks.get(cid, []):
+                plan.items.append((chk, entry.theorem, cid, role))
+    if not plan.items:
+        raise UsageError("no Monte Carlo checks among the selected claims; `bnsym list` marks the claims that have one")
+    options = RunOptions(seed=args.seed, device=device, alpha=args.alpha, resolution=args.resolution,
+                         samples=args.samples, tests_in_suite=plan.tests, progress=say if not args.quiet else None)
+    verdicts = []
+    started = time.perf_counter()
+    for i, (chk, theorem, cid, role) in enumerate(plan.items, 1):
+        v = run_check(chk, theorem, cid, options, role)
+        verdicts.append((v, chk))
+        say(f"[{i}/{len(plan.items)}] {v.status.value:<10} {cid} ({v.seconds:.1f} s)")
+    code = _exit_code([v for v, _ in verdicts])
+    if args.json:
+        print(json.dumps({"command": "check", "exit_code": code, "device": str(device), "seed": args.seed,
+                          "alpha": args.alpha, "tests": plan.tests,
+                          "seconds": round(time.perf_counter() - started, 3),
+                          "summary": _summary([v for v, _ in verdicts]),
+                          "checks": [{**v.to_json(), "title": chk.claim.title, "quantity": chk.claim.quantity}
+                                     for v, chk in verdicts]}, indent=2))
+        return code
+    print(f"\nMonte Carlo on {device}, seed {args.seed}, suite false-alarm rate {args.alpha} over {plan.tests} tests")
+    for v, chk in verdicts:
+        _print_verdict(v, chk.claim.title)
+        _print_mc_rows(v)
+    counts = ", ".join(f"{n} {s}" for s, n in _summary([v for v, _ in verdicts]).items())
+    print(f"\n{len(verdicts)} checks: {counts} ({time.perf_counter() - started:.1f} s)")
+    return code
+
+
+def _print_mc_rows(v: Verdict) -> None:
+    ev = v.evidence
+    for row in ev.get("rows", []):
+        print("      " + _row_text(row))
+    for lad in ev.get("ladders", []):
+        setting = ", ".join(f"{k}={val}" for k, val in lad["setting"].items())
+        print(f"      ladder {setting}: chi2 {lad['chi2']:.2f} (dof {lad['dof']}, critical {lad['critical']:.2f}),"
+              f" resolution {100 * lad['resolution']:.2g}%")
+        for row in lad["rows"]:
+            print("        " + _row_text(row))
+
+
+def _row_text(row: dict[str, Any]) -> str:
+    skip = {"estimate", "stderr", "claimed", "samples", "resolution", "pass", "z"}
+    point = " ".join(f"{k}={_fmt(v)}" for k, v in row.items() if k not in skip and "*" not in k)
+    scaled = " ".join(f"{k}={_fmt(v)}" for k, v in row.items() if "*" in k)
+    res = f" res {100 * row['resolution']:.2g}%" if "resolution" in row else ""
+    return (f"{point}: est {row['estimate']:.6g} ± {row['stderr']:.2g} vs {row['claimed']:.6g}"
+            f" (n={row['samples']}){res} {scaled}").rstrip()
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    handlers = {"list": cmd_list, "verify": cmd_verify, "check": cmd_check}
+    try:
+        return handlers[args.command](args)
+    except BnsymError as exc:
+        print(f"bnsym: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("bnsym: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
