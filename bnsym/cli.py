@@ -271,10 +271,15 @@ def _print_mc_rows(v: Verdict) -> None:
 
 
 def _row_text(row: dict[str, Any]) -> str:
-    skip = {"estimate", "stderr", "claimed", "samples", "resolution", "pass", "z"}
+    skip = {"estimate", "stderr", "claimed", "samples", "resolution", "absolute_resolution", "pass", "z"}
     point = " ".join(f"{k}={_fmt(v)}" for k, v in row.items() if k not in skip and "*" not in k)
     scaled = " ".join(f"{k}={_fmt(v)}" for k, v in row.items() if "*" in k)
-    res = f" res {100 * row['resolution']:.2g}%" if "resolution" in row else ""
+    if row.get("resolution") is not None:
+        res = f" res {100 * row['resolution']:.2g}%"
+    elif "absolute_resolution" in row:
+        res = f" abs res {row['absolute_resolution']:.2g}"
+    else:
+        res = ""
     return (f"{point}: est {row['estimate']:.6g} ± {row['stderr']:.2g} vs {row['claimed']:.6g}"
             f" (n={row['samples']}){res} {scaled}").rstrip()
 

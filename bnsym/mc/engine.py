@@ -34,9 +34,10 @@ from ..claims import ProcessClaim, Theorem
 from ..errors import DefinitionError
 from ..verdict import Status, Verdict
 from .stats import OrderFit, ZTest, bonferroni_z
-from .stream import Estimand, MomentAccumulator, first
+from .stream import MomentAccumulator, first
 
 Simulator = Callable[[list[dict[str, Any]], int, torch.Generator, torch.device], torch.Tensor]
+PointEstimand = Callable[[torch.Tensor, dict[str, Any]], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,8 @@ class MonteCarloCheck:
     """A simulation of the process behind ``claim``.
 
     ``simulate(points, n, generator, device)`` returns observations of shape
-    ``[len(points), n, k]`` for ``n`` independent units (batches); ``estimand`` maps the
-    mean observation vector to the estimated quantity (default: the first column).
+    ``[len(points), n, k]`` for ``n`` independent units (batches); ``estimand(mean, point)``
+    maps the mean observation vector to the estimated quantity (default: the first column).
     ``points`` is a sequence of dicts, or a function returning one (evaluated when the
     check runs): each dict gives a value for every free symbol of the claim's value,
     plus any process settings the simulator needs (the law, the activation ...).
@@ -54,7 +55,7 @@ class MonteCarloCheck:
     claim: ProcessClaim
     simulate: Simulator
     points: Sequence[dict[str, Any]] | Callable[[], Sequence[dict[str, Any]]]
-    estimand: Estimand = first
+    estimand: PointEstimand = first
     batch_keys: tuple[str, ...] | None = None
     process: str = ""
     max_units: int = 1_000_000
@@ -127,9 +128,14 @@ def _units_needed(rows: list[_Row], sds: list[float], z: float, target: float, o
         return options.samples
     need = check.pilot_units
     for row, sd in zip(rows, sds):
-        scale = abs(row.claimed) if row.claimed else 1.0
+        scale = _resolution_scale(row.claimed)
         need = max(need, math.ceil((z * sd / (target * scale)) ** 2))
     return min(need, check.max_units)
+
+
+def _resolution_scale(claimed: float) -> float:
+    """Relative resolution is measured against the claimed value; a claimed zero against 1 (absolute)."""
+    return abs(claimed) if claimed else 1.0
 
 
 def _simulate_group(check: MonteCarloCheck, rows: list[_Row], gen: torch.Generator, options: RunOptions,
@@ -138,12 +144,13 @@ def _simulate_group(check: MonteCarloCheck, rows: list[_Row], gen: torch.Generat
     points = [r.point for r in rows]
     first_units = min(check.pilot_units, options.samples) if options.samples else check.pilot_units
     acc.add(check.simulate(points, first_units, gen, options.device))
-    _, _, sd = acc.estimate(check.estimand)
+    estimands = [lambda m, p=p: check.estimand(m, p) for p in points]
+    _, _, sd = acc.estimate(estimands)
     goal = _units_needed(rows, [float(s) for s in sd], z, options.resolution, options, check)
     while acc.count < goal:
         n = min(check.chunk_units, goal - acc.count)
         acc.add(check.simulate(points, n, gen, options.device))
-    value, stderr, _ = acc.estimate(check.estimand)
+    value, stderr, _ = acc.estimate(estimands)
     for i, r in enumerate(rows):
         r.estimate, r.stderr, r.units = float(value[i]), float(stderr[i]), acc.count
 
@@ -200,19 +207,22 @@ def _exact_verdict(rows: list[_Row], z: float, evidence: dict[str, Any]) -> tupl
     for r in rows:
         t = ZTest(r.estimate, r.stderr, r.claimed, z)
         table.append({**_fmt_point(r.point), "estimate": r.estimate, "stderr": r.stderr, "claimed": r.claimed,
-                      "z": t.z, "samples": r.units, "resolution": t.resolution, "pass": t.passed})
+                      "z": t.z, "samples": r.units, "resolution": t.resolution,
+                      "absolute_resolution": t.absolute_resolution, "pass": t.passed})
         if not t.passed:
             failures.append((r, t))
     evidence.update(test=f"two-sided z-test per point, |z| <= {z:.3f}", rows=table)
-    resolution = max(row["resolution"] for row in table)
+    relative = [row["resolution"] for row in table if row["resolution"] is not None]
+    resolution = max(relative) if relative else None
+    res_text = (f"resolution {100 * resolution:.2g}%" if resolution is not None else
+                f"absolute resolution {max(row['absolute_resolution'] for row in table):.2g} (claimed value 0)")
     if failures:
         r, t = max(failures, key=lambda f: abs(f[1].z))
         return (Status.REFUTED,
                 f"at {_short(r.point)}: estimate {r.estimate:.6g} +- {r.stderr:.2g} vs claimed {r.claimed:.6g}"
                 f" (z = {t.z:.1f}, threshold {z:.2f})", resolution)
     return (Status.CONSISTENT,
-            f"{len(rows)} point(s) agree within {z:.2f} standard errors; resolution {100 * resolution:.2g}%",
-            resolution)
+            f"{len(rows)} point(s) agree within {z:.2f} standard errors; {res_text}", resolution)
 
 
 def _asymptotic_verdict(claim: ProcessClaim, rows: list[_Row], options: RunOptions,

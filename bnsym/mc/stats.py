@@ -78,8 +78,14 @@ class ZTest:
         return abs(self.estimate - self.claimed) <= self.z_threshold * self.stderr
 
     @property
-    def resolution(self) -> float:
-        return self.z_threshold * self.stderr / abs(self.claimed) if self.claimed else math.inf
+    def absolute_resolution(self) -> float:
+        """The smallest absolute deviation the test would catch."""
+        return self.z_threshold * self.stderr
+
+    @property
+    def resolution(self) -> float | None:
+        """The smallest relative deviation the test would catch (None for a claimed value of zero)."""
+        return self.absolute_resolution / abs(self.claimed) if self.claimed else None
 
 
 @dataclass

@@ -52,8 +52,8 @@ class MomentAccumulator:
         assert self.comoment is not None and self.count > 1
         return self.comoment / (self.count - 1)
 
-    def estimate(self, f: Estimand) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(value, stderr, unit_sd)`` of ``f(mean)`` per point, by the delta method.
+    def estimate(self, fs: list[Estimand]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(value, stderr, unit_sd)`` of ``fs[p](mean[p])`` for each point p, by the delta method.
 
         ``unit_sd`` is the standard deviation of one unit's contribution, so that the
         standard error with ``n`` units is ``unit_sd / sqrt(n)``.
@@ -63,7 +63,7 @@ class MomentAccumulator:
         cov = self.covariance()
         for p in range(self.mean.shape[0]):
             mu = self.mean[p].detach().clone().requires_grad_(True)
-            v = f(mu)
+            v = fs[p](mu)
             (g,) = torch.autograd.grad(v, mu)
             var_unit = torch.clamp(g @ cov[p] @ g, min=0.0)
             values.append(v.detach())
@@ -72,6 +72,6 @@ class MomentAccumulator:
         return value, sd / self.count ** 0.5, sd
 
 
-def first(mean: torch.Tensor) -> torch.Tensor:
+def first(mean: torch.Tensor, point: dict | None = None) -> torch.Tensor:
     """The estimand 'mean of the first observed quantity'."""
     return mean[0]
