@@ -88,9 +88,13 @@ class _By:
         return Justification("argument", text)
 
     @staticmethod
-    def expectation(table: Any) -> Justification:
-        """Expectation over a :class:`~bnsym.moments.MomentTable`; the link is checked by applying it."""
-        return Justification("expectation", table.description, apply=table.expect)
+    def expectation(table: Any, truncate: Any = None, truncation: str = "") -> Justification:
+        """Expectation over a :class:`~bnsym.moments.MomentTable`, after an optional truncation
+        ``truncate`` (described by ``truncation``); the link is checked by applying both."""
+        if truncate is None:
+            return Justification("expectation", table.description, apply=table.expect)
+        return Justification("truncated expansion, then expectation", f"{truncation}; {table.description}",
+                             apply=lambda e: table.expect(truncate(e)))
 
     @staticmethod
     def truncation(text: str, fn: Any) -> Justification:

@@ -97,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     size = c.add_mutually_exclusive_group()
     size.add_argument("--samples", type=_positive_int, metavar="N", help="fixed number of units (batches) per point")
-    size.add_argument("--resolution", type=_probability, default=0.02, metavar="R",
-                      help="target relative resolution per test (default 0.02)")
+    size.add_argument("--resolution", type=_probability, default=0.04, metavar="R",
+                      help="target relative resolution per test (default 0.04)")
     c.add_argument("--alpha", type=_probability, default=0.01, help="suite-wide false-alarm rate (default 0.01)")
     c.add_argument("--quiet", action="store_true", help="no progress lines")
     return p

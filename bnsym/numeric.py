@@ -38,8 +38,17 @@ class NumericResult:
     region: dict[str, str] = field(default_factory=dict)
 
 
-def _compile(expr: sp.Expr, symbols: list[sp.Symbol]) -> Callable[..., Any]:
-    return sp.lambdify(symbols, expr, modules="mpmath")
+def compile_mpmath(expr: sp.Expr, symbols: list[sp.Symbol]) -> Callable[..., Any]:
+    """``expr`` as an mpmath function of ``symbols`` (positional).
+
+    The symbols are renamed before lambdify, so a parameter named like a function
+    (``gamma`` beside ``Gamma(x)``) cannot shadow it in the generated code.
+    """
+    safe = [sp.Dummy(f"arg{i}") for i in range(len(symbols))]
+    return sp.lambdify(safe, sp.sympify(expr).xreplace(dict(zip(symbols, safe))), modules="mpmath")
+
+
+_compile = compile_mpmath
 
 
 def _real(v: Any) -> Any:

@@ -82,7 +82,7 @@ class Catalog:
                 if isinstance(obj, Claim) and not var.startswith("_"):
                     names.setdefault(id(obj), var)
         found = 0
-        for var, obj in vars(module).items():
+        for var, obj in sorted(vars(module).items(), key=lambda kv: kv[0]):
             if isinstance(obj, Theorem) and not var.startswith("_"):
                 tid = f"{prefix}.{var}"
                 claim_ids = {}

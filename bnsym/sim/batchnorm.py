@@ -160,8 +160,13 @@ def _normalising_statistics(z: torch.Tensor, law: str, include_self: bool, cente
 
 def loss_gap(law: str, M: int, n_batches: int, generator: torch.Generator, device: torch.device | str, *,
              activation: str, gamma, beta, gamma_star, beta_star, include_self: bool = True,
-             center: str = "batch", label_noise: float = 0.0) -> torch.Tensor:
-    """Batch means of D_i = l(h_hat_i) - l(h_bar_i), shape [P, n_batches] (see the module docstring)."""
+             center: str = "batch", label_noise: float = 0.0, control_variate: bool = False) -> torch.Tensor:
+    """Batch means of D_i = l(h_hat_i) - l(h_bar_i), shape [P, n_batches] (see the module docstring).
+
+    With ``control_variate`` the zero-mean term C_i of :func:`first_order_control` is
+    subtracted from every D_i: the expectation is unchanged, the O(M^-1/2) fluctuation
+    of the first-order Taylor term is removed.
+    """
     check_law_name(law)
     M = _check_count("M", M, 2)
     n_batches = _check_count("n_batches", n_batches, 1)
@@ -179,4 +184,36 @@ def loss_gap(law: str, M: int, n_batches: int, generator: torch.Generator, devic
     h_bar = points["gamma"] * z + points["beta"]
     h_hat = points["gamma"] * (z - mu) / sigma + points["beta"]
     per_sample = integral_of_activation(activation, h_bar, h_hat) - labels * (h_hat - h_bar)
+    if control_variate:
+        slope = g(h_bar) - labels  # l'(h_bar_i)
+        per_sample = per_sample - first_order_control(z, mu, sigma, slope, points["gamma"], include_self, center)
     return per_sample.mean(dim=-1)
+
+
+def first_order_control(z: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor, slope: torch.Tensor,
+                        gamma: torch.Tensor, include_self: bool, center: str) -> torch.Tensor:
+    """A control variate with mean exactly zero for the first-order term of D_i.
+
+    To first order in m = mu and u = sigma^2 - 1 (standardized z), h_hat - h_bar is
+    gamma (-z u / 2 - m) (no m when centring with the population mean). The control is
+
+        C_i = l'(h_bar_i) gamma [ -z_i (u - E[u | z_i]) / 2 - (m - E[m | z_i]) ],
+
+    whose conditional mean given z_i (and the label) is zero, so E[C_i] = 0 exactly. The
+    conditional moments are sampling facts of a standardized law, not the formula under
+    test: with an independent normalising batch E[u] = -1/M and E[m] = 0; with the
+    sample in its own batch E[m | z_i] = z_i / M and
+    E[sigma^2 | z_i] = (z_i^2 + M - 1)(M - 1)/M^2.
+    """
+    M = z.shape[-1]
+    u = sigma.square() - 1
+    if include_self:
+        mean_u = (z.square() + M - 1) * (M - 1) / M**2 - 1
+        mean_m = z / M
+    else:
+        mean_u = torch.full_like(z, -1.0 / M)
+        mean_m = torch.zeros_like(z)
+    bracket = -z * (u - mean_u) / 2
+    if center == "batch":
+        bracket = bracket - (mu - mean_m)
+    return slope * gamma * bracket
