@@ -104,9 +104,9 @@ def count_tests(check: MonteCarloCheck) -> int:
     return len(pts)
 
 
-def seed_for(base: int, claim_id: str, group: int) -> int:
-    """A reproducible seed per (run seed, claim, simulator call), independent of run order."""
-    digest = hashlib.sha256(f"{base}:{claim_id}:{group}".encode()).digest()
+def seed_for(base: int, process: str, points: str) -> int:
+    """A reproducible seed per (run seed, process, points of a simulator call), independent of run order."""
+    digest = hashlib.sha256(f"{base}:{process}:{points}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
@@ -128,38 +128,92 @@ def claimed_values(claim: ProcessClaim, theorem: Theorem, pts: list[dict[str, An
     return out
 
 
-def _units_needed(rows: list[_Row], sds: list[float], z: float, target: float, options: RunOptions,
-                  check: MonteCarloCheck) -> int:
-    if options.samples is not None:
-        return options.samples
-    need = check.pilot_units
-    for row, sd in zip(rows, sds):
-        scale = _resolution_scale(row.claimed)
-        need = max(need, math.ceil((z * sd / (target * scale)) ** 2))
-    return min(need, check.max_units)
-
-
 def _resolution_scale(claimed: float) -> float:
     """Relative resolution is measured against the claimed value; a claimed zero against 1 (absolute)."""
     return abs(claimed) if claimed else 1.0
 
 
-def _simulate_group(check: MonteCarloCheck, rows: list[_Row], gen: torch.Generator, options: RunOptions,
-                    z: float) -> None:
-    acc = MomentAccumulator()
-    points = [r.point for r in rows]
-    first_units = min(check.pilot_units, options.samples) if options.samples else check.pilot_units
-    acc.add(check.simulate(points, first_units, gen, options.device))
-    estimands = [lambda m, p=p: check.estimand(m, p) for p in points]
-    _, _, sd = acc.estimate(estimands)
-    goal = _units_needed(rows, [float(s) for s in sd], z, options.resolution, options, check)
-    chunk = check.chunk_units(points)
-    while acc.count < goal:
-        n = min(chunk, goal - acc.count)
-        acc.add(check.simulate(points, n, gen, options.device))
-    value, stderr, _ = acc.estimate(estimands)
-    for i, r in enumerate(rows):
-        r.estimate, r.stderr, r.units = float(value[i]), float(stderr[i]), acc.count
+SAFETY = 1.1  # sample-size margin over the pilot's variance estimate
+TOP_UPS = 2  # re-estimations of the sample size after the pilot
+
+
+class _GroupRun:
+    """One simulator call site: the points of a group, their generator and accumulator."""
+
+    def __init__(self, check: MonteCarloCheck, rows: list[_Row], gen: torch.Generator, options: RunOptions):
+        self.check, self.rows, self.gen, self.options = check, rows, gen, options
+        self.points = [r.point for r in rows]
+        self.acc = MomentAccumulator()
+        self.estimands = [lambda m, p=p: check.estimand(m, p) for p in self.points]
+
+    def run_to(self, goal: int) -> None:
+        goal = min(goal, self.check.max_units)
+        chunk = self.check.chunk_units(self.points)
+        while self.acc.count < goal:
+            n = min(chunk, goal - self.acc.count)
+            self.acc.add(self.check.simulate(self.points, n, self.gen, self.options.device))
+        value, stderr, _ = self.acc.estimate(self.estimands)
+        for i, r in enumerate(self.rows):
+            r.estimate, r.stderr, r.units = float(value[i]), float(stderr[i]), self.acc.count
+
+    def pilot(self) -> None:
+        n = self.check.pilot_units
+        if self.options.samples is not None:
+            n = min(n, self.options.samples)
+        self.run_to(n)
+
+    def goal_for(self, z: float, target: float) -> int:
+        """Units for every point's z-test to reach the target resolution (from the current standard errors)."""
+        need = self.acc.count
+        for r in self.rows:
+            need = max(need, math.ceil(self.acc.count * SAFETY * (z * r.stderr / (target * _resolution_scale(
+                r.claimed))) ** 2))
+        return need
+
+
+def _simulate(check: MonteCarloCheck, runs: list[_GroupRun], options: RunOptions, z: float, claim: ProcessClaim,
+              alpha_test: float) -> None:
+    """Pilot every group, then top up until the target resolution (or ``max_units``, or ``--samples``)."""
+    for g in runs:
+        g.pilot()
+    if options.samples is not None:
+        for g in runs:
+            g.run_to(options.samples)
+        return
+    for _ in range(TOP_UPS):
+        if claim.asymptotic:
+            goals = _ladder_goals(claim, runs, options.resolution, alpha_test)
+        else:
+            goals = [g.goal_for(z, options.resolution) for g in runs]
+        if all(goal <= g.acc.count or g.acc.count >= check.max_units for g, goal in zip(runs, goals)):
+            return
+        for g, goal in zip(runs, goals):
+            g.run_to(goal)
+
+
+def _ladder_goals(claim: ProcessClaim, runs: list[_GroupRun], target: float, alpha_test: float) -> list[int]:
+    """Units per group so that every ladder's order fit reaches the target resolution.
+
+    The fit's resolution scales as 1/sqrt(units): each ladder's factor (resolution/target)^2
+    multiplies the units of the groups on it.
+    """
+    assert claim.var is not None
+    rows = [r for g in runs for r in g.rows]
+    factor = {id(r): 1.0 for r in rows}
+    for idx in _ladders_from_points(claim.var.name, [r.point for r in rows]).values():
+        ladder = sorted((rows[i] for i in idx), key=lambda r: float(r.point[claim.var.name]))
+        fit = _fit(claim, ladder, alpha_test)
+        f = SAFETY * (fit.resolution / target) ** 2 if math.isfinite(fit.resolution) else 1.0
+        for r in ladder:
+            factor[id(r)] = max(factor[id(r)], f)
+    return [math.ceil(g.acc.count * max(factor[id(r)] for r in g.rows)) for g in runs]
+
+
+def _fit(claim: ProcessClaim, ladder: list[_Row], alpha_test: float) -> OrderFit:
+    assert claim.var is not None
+    xs = [float(r.point[claim.var.name]) for r in ladder]
+    return OrderFit(xs, [r.estimate - r.claimed for r in ladder], [r.stderr for r in ladder],
+                    [r.claimed for r in ladder], claim.order, alpha_test)
 
 
 def _groups(check: MonteCarloCheck, pts: list[dict[str, Any]]) -> list[list[int]]:
@@ -184,21 +238,24 @@ def run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options: 
     claimed = claimed_values(claim, theorem, pts)
     rows = [_Row(p, c) for p, c in zip(pts, claimed)]
     z = bonferroni_z(options.alpha, options.tests_in_suite)
-    for gi, idx in enumerate(_groups(check, pts)):
-        group = [rows[i] for i in idx]
-        # checks of the same process at the same points (the printed and corrected forms of an
-        # erratum) share one simulation: the same draws tested against each closed form
-        key = (check.simulate, check.estimand, tuple(repr(sorted(r.point.items())) for r in group))
-        if key in options.cache:
-            for r, (est, se, units) in zip(group, options.cache[key]):
-                r.estimate, r.stderr, r.units = est, se, units
-            continue
-        gen = torch.Generator(device=options.device)
-        gen.manual_seed(seed_for(options.seed, check.process + repr(key[2]), 0))
+    alpha_test = options.alpha / max(1, options.tests_in_suite)
+    # checks of the same process at the same points (the printed and corrected forms of an
+    # erratum) share one simulation: the same draws tested against each closed form
+    key = (check.simulate, check.estimand, tuple(repr(sorted(p.items())) for p in pts))
+    if key in options.cache:
+        for r, (est, se, units) in zip(rows, options.cache[key]):
+            r.estimate, r.stderr, r.units = est, se, units
+    else:
+        runs = []
+        for idx in _groups(check, pts):
+            group = [rows[i] for i in idx]
+            gen = torch.Generator(device=options.device)
+            gen.manual_seed(seed_for(options.seed, check.process, repr([r.point for r in group])))
+            runs.append(_GroupRun(check, group, gen, options))
         if options.progress:
-            options.progress(f"{claim_id}: simulating {'; '.join(_short(r.point) for r in group)}")
-        _simulate_group(check, group, gen, options, z)
-        options.cache[key] = [(r.estimate, r.stderr, r.units) for r in group]
+            options.progress(f"{claim_id}: simulating {len(pts)} point(s) in {len(runs)} tensor call site(s)")
+        _simulate(check, runs, options, z, claim, alpha_test)
+        options.cache[key] = [(r.estimate, r.stderr, r.units) for r in rows]
     evidence: dict[str, Any] = {
         "process": check.process, "seed": options.seed, "device": str(options.device),
         "alpha_suite": options.alpha, "tests_in_suite": options.tests_in_suite,
@@ -253,8 +310,7 @@ def _asymptotic_verdict(claim: ProcessClaim, rows: list[_Row], options: RunOptio
     for key, idx in _ladders_from_points(var.name, pts).items():
         ladder = sorted((rows[i] for i in idx), key=lambda r: float(r.point[var.name]))
         xs = [float(r.point[var.name]) for r in ladder]
-        fit = OrderFit(xs, [r.estimate - r.claimed for r in ladder], [r.stderr for r in ladder],
-                       [r.claimed for r in ladder], claim.order, alpha_test)
+        fit = _fit(claim, ladder, alpha_test)
         table = [{**_fmt_point(r.point), "estimate": r.estimate, "stderr": r.stderr, "claimed": r.claimed,
                   "samples": r.units,
                   f"{var.name}^{claim.order}*remainder": x ** claim.order * (r.estimate - r.claimed),

@@ -72,13 +72,16 @@ def _simulator(include_self: bool) -> Callable[..., torch.Tensor]:
     return simulate
 
 
+SIMULATE_REAL_BN = _simulator(include_self=True)
+SIMULATE_PAPER_MODEL = _simulator(include_self=False)
 REAL_BN = "real BN: batch of M from the law, normalised by its own mean and std; softplus GLM loss gap"
 PAPER_MODEL = "BN with statistics of an independent batch of M (the paper's model); softplus GLM loss gap"
 
 
 def _check(claim: Any, include_self: bool, laws: tuple[str, ...], students: tuple[tuple[float, ...], ...]
            ) -> MonteCarloCheck:
-    return MonteCarloCheck(claim=claim, simulate=_simulator(include_self), points=_points(laws, students),
+    return MonteCarloCheck(claim=claim, simulate=SIMULATE_REAL_BN if include_self else SIMULATE_PAPER_MODEL,
+                           points=_points(laws, students),
                            batch_keys=("law", "M"), process=REAL_BN if include_self else PAPER_MODEL)
 
 
