@@ -64,7 +64,7 @@ prior_var_sigma = ProcessClaim(
     title="M Var(sigma_B) = (rho+2) sigma_P^2/4 + O(1/M)",
     quantity="M * Var(sigma_B)", quantity_tex=r"M\,\mathrm{Var}(\sigma_{\mathcal{B}})",
     value=(_rho + 2) * _s**2 / 4, var=M, order=1,
-    assumptions=("h i.i.d. with finite fourth moment",),
+    assumptions=("h i.i.d. with finite eighth moment (the O(1/M) rate; the limit needs the fourth)",),
 )
 
 # E[sigma_B] by a second-order expansion of sqrt(1 + u), u = sigma_B^2/sigma_P^2 - 1:
