@@ -4,8 +4,19 @@ The symbolic half (parameters, claims, prover, numeric fallback) needs SymPy and
 only; torch is imported by the Monte Carlo half (``bnsym.mc``, ``bnsym.sim``) alone.
 """
 
-from .claims import (Asymptotic, Claim, Derivation, Erratum, Identity, Inequality, ProcessClaim, Sign, Source,
-                     Theorem, by)
+from .claims import (
+                     Asymptotic,
+                     Claim,
+                     Derivation,
+                     Erratum,
+                     Identity,
+                     Inequality,
+                     ProcessClaim,
+                     Sign,
+                     Source,
+                     Theorem,
+                     by,
+)
 from .errors import BnsymError
 from .params import Param
 from .verdict import Status, Verdict

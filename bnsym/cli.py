@@ -227,7 +227,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     catalog, ids = load(args.targets, with_checks=True)
     plan = SuitePlan()
     for entry, claims in catalog.select(ids):
-        for cid, claim, role in claims:
+        for cid, _claim, role in claims:
             for chk in catalog.checks.get(cid, []):
                 plan.items.append((chk, entry.theorem, cid, role))
     if not plan.items:

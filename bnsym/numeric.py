@@ -48,8 +48,6 @@ def compile_mpmath(expr: sp.Expr, symbols: list[sp.Symbol]) -> Callable[..., Any
     return sp.lambdify(safe, sp.sympify(expr).xreplace(dict(zip(symbols, safe))), modules="mpmath")
 
 
-_compile = compile_mpmath
-
 
 def _real(v: Any) -> Any:
     if isinstance(v, mpmath.mpc):
@@ -80,8 +78,8 @@ def check_equal(lhs: sp.Expr, rhs: sp.Expr, params: list[Param], points: int = D
                 dps: int = DEFAULT_DPS, seed: int = 0) -> NumericResult:
     """Compare ``lhs`` and ``rhs`` at ``points`` random points to ``dps`` digits."""
     symbols = [p.symbol for p in params]
-    f = _compile(sp.sympify(lhs) - sp.sympify(rhs), symbols)
-    fl, fr = _compile(lhs, symbols), _compile(rhs, symbols)
+    f = compile_mpmath(sp.sympify(lhs) - sp.sympify(rhs), symbols)
+    fl, fr = compile_mpmath(lhs, symbols), compile_mpmath(rhs, symbols)
     rng = random.Random(seed)
     worst = 0.0
     evaluated = 0
@@ -122,7 +120,7 @@ def check_inequality(lhs: sp.Expr, op: str, rhs: sp.Expr, params: list[Param], p
                      dps: int = DEFAULT_DPS, seed: int = 0) -> NumericResult:
     """Test ``lhs OP rhs`` at random points (and at the corners of the sampling region)."""
     symbols = [p.symbol for p in params]
-    fl, fr = _compile(lhs, symbols), _compile(rhs, symbols)
+    fl, fr = compile_mpmath(lhs, symbols), compile_mpmath(rhs, symbols)
     compare = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
                ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op]
     rng = random.Random(seed)
@@ -160,7 +158,7 @@ def check_asymptotic(lhs: sp.Expr, rhs: sp.Expr, var: Param, order: int, params:
     """
     others = [p for p in params if p.symbol != var.symbol]
     symbols = [var.symbol] + [p.symbol for p in others]
-    f = _compile(sp.sympify(lhs) - sp.sympify(rhs), symbols)
+    f = compile_mpmath(sp.sympify(lhs) - sp.sympify(rhs), symbols)
     rng = random.Random(seed)
     work = dps + 2 * max(ASYMPTOTIC_DECADES)
     growth_limit = mpmath.sqrt(10)

@@ -202,6 +202,18 @@ def load_file(path: str | Path, catalog: Catalog | None = None, with_checks: boo
     return catalog
 
 
+def _builtin_id(path: str) -> str | None:
+    """The id prefix of a built-in derivation file given by path (``derivations/luo2019/x.py`` -> ``luo2019``)."""
+    root = home()
+    if root is None:
+        return None
+    try:
+        rel = Path(path).resolve().relative_to((root / "derivations").resolve())
+    except ValueError:
+        return None
+    return rel.parts[0].removesuffix(".py") if rel.parts and rel.parts[0] != "__init__.py" else None
+
+
 def load(targets: list[str], with_checks: bool = False) -> tuple[Catalog, list[str]]:
     """Load what ``targets`` name: paths of user files, and ids of built-ins.
 
@@ -210,6 +222,9 @@ def load(targets: list[str], with_checks: bool = False) -> tuple[Catalog, list[s
     catalog = Catalog()
     paths = [t for t in targets if t.endswith(".py") or os.sep in t or Path(t).is_file()]
     ids = [t for t in targets if t not in paths]
+    builtin = [p for p in paths if _builtin_id(p) is not None]  # a built-in file named by its path
+    ids += [i for i in (_builtin_id(p) for p in builtin) if i is not None]
+    paths = [p for p in paths if p not in builtin]
     if ids or not paths:
         load_builtin(catalog, with_checks)
     selected = list(ids)

@@ -47,7 +47,7 @@ def _points(laws: tuple[str, ...], Ms: tuple[int, ...]) -> Callable[[], list[dic
 
 def simulate_batch_statistics(points: list[dict[str, Any]], n: int, gen: torch.Generator,
                               device: torch.device) -> torch.Tensor:
-    """Observations ``[P, n, 7]`` per batch: mu_B, mu_B^2, sigma_B, sigma_B^2, sigma_B^4, mu_B sigma_B, mu_B sigma_B^2."""
+    """Observations ``[P, n, 7]`` per batch, in the column order MU ... MU_SD2 above."""
     out = []
     for p in points:
         mu, sd = batch_statistics(p["law"], int(p["M"]), n, gen, device)
