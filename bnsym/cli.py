@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from . import __version__
 from .claims import ProcessClaim
 from .errors import BnsymError, UsageError
+from .numeric import MIN_DPS
 from .verdict import Status, Verdict
 
 EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_UNDECIDED = 0, 1, 2, 3
@@ -59,6 +60,23 @@ def _probability(text: str) -> float:
     return v
 
 
+def _digits(text: str) -> int:
+    v = _positive_int(text)
+    if v < MIN_DPS:
+        raise argparse.ArgumentTypeError(f"at least {MIN_DPS} digits are needed for a meaningful residual: {text!r}")
+    return v
+
+
+def _targets_and_output(p: argparse.ArgumentParser, progress: bool = True) -> None:
+    """The options every command shares: what to load, and how to print."""
+    p.add_argument("targets", nargs="*", metavar="ID|PATH",
+                   help="theorem or claim ids, paper prefixes, or paths of derivation files (default: all built-ins)")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout" + (
+        " (progress goes to stderr)" if progress else ""))
+    if progress:
+        p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="bnsym", description=(
         "Check derivations in the theory of batch normalization: proven by SymPy where it can be, "
@@ -70,29 +88,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list theorems and claims", description="List the built-in theorems (or those "
                         "of the given files) with their claims, kinds and whether a Monte Carlo check exists.")
-    ls.add_argument("targets", nargs="*", metavar="ID|PATH")
-    ls.add_argument("--json", action="store_true", help="print JSON")
+    _targets_and_output(ls, progress=False)
 
     v = sub.add_parser("verify", help="prove claims symbolically (numeric fallback)", description=(
         "Verify claims: each is tried by a ladder of SymPy strategies under a wall-clock budget, then, where "
         "SymPy is undecided, checked with mpmath at random points of its domain (reported NUMERIC, not "
         "PROVEN). With no ID, every built-in theorem. A PATH is a user's derivation file (.py)."))
-    v.add_argument("targets", nargs="*", metavar="ID|PATH")
-    v.add_argument("--json", action="store_true", help="print JSON on stdout (progress goes to stderr)")
+    _targets_and_output(v)
     v.add_argument("--budget", type=_positive_float, default=10.0, metavar="S",
                    help="seconds per symbolic strategy (default 10)")
     v.add_argument("--points", type=_positive_int, default=24, metavar="N",
                    help="random points for the numeric fallback (default 24)")
-    v.add_argument("--dps", type=_positive_int, default=50, metavar="D", help="mpmath digits (default 50)")
+    v.add_argument("--dps", type=_digits, default=50, metavar="D",
+                   help=f"mpmath digits, at least {MIN_DPS} (default 50)")
     v.add_argument("--seed", type=int, default=0, help="seed of the random points (default 0)")
-    v.add_argument("--quiet", action="store_true", help="no progress lines")
 
     c = sub.add_parser("check", help="Monte Carlo checks of process claims", description=(
         "Run the Monte Carlo checks: simulate the real process on torch, and test each closed form with a "
         "stated suite-wide false-alarm rate (Bonferroni over the tests of the run). Exact claims get a z-test "
         "per point; asymptotic claims an order fit over a ladder of the asymptotic variable."))
-    c.add_argument("targets", nargs="*", metavar="ID|PATH")
-    c.add_argument("--json", action="store_true", help="print JSON on stdout (progress goes to stderr)")
+    _targets_and_output(c)
     c.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     c.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     size = c.add_mutually_exclusive_group()
@@ -100,7 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--resolution", type=_probability, default=0.04, metavar="R",
                       help="target relative resolution per test (default 0.04)")
     c.add_argument("--alpha", type=_probability, default=0.01, help="suite-wide false-alarm rate (default 0.01)")
-    c.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
 
 

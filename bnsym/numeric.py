@@ -24,6 +24,7 @@ from .params import Param
 DEFAULT_DPS = 50
 DEFAULT_POINTS = 24
 GUARD_DIGITS = 15  # digits a true identity may lose to cancellation
+MIN_DPS = GUARD_DIGITS + 15  # below this the residual tolerance says nothing
 ASYMPTOTIC_DECADES = (3, 4, 5, 6, 7, 8)  # var = 10**k for the remainder-order test
 
 
@@ -77,6 +78,8 @@ def _evaluate(fn: Callable[..., Any], point: list[Any], dps: int) -> Any:
 def check_equal(lhs: sp.Expr, rhs: sp.Expr, params: list[Param], points: int = DEFAULT_POINTS,
                 dps: int = DEFAULT_DPS, seed: int = 0) -> NumericResult:
     """Compare ``lhs`` and ``rhs`` at ``points`` random points to ``dps`` digits."""
+    if dps < MIN_DPS:
+        raise ValueError(f"dps must be at least {MIN_DPS}, not {dps}")
     symbols = [p.symbol for p in params]
     f = compile_mpmath(sp.sympify(lhs) - sp.sympify(rhs), symbols)
     fl, fr = compile_mpmath(lhs, symbols), compile_mpmath(rhs, symbols)

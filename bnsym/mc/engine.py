@@ -134,14 +134,17 @@ def _resolution_scale(claimed: float) -> float:
 
 
 SAFETY = 1.1  # sample-size margin over the pilot's variance estimate
+PROGRESS_EVERY = 2.0  # seconds between progress lines of a long simulation
 TOP_UPS = 2  # re-estimations of the sample size after the pilot
 
 
 class _GroupRun:
     """One simulator call site: the points of a group, their generator and accumulator."""
 
-    def __init__(self, check: MonteCarloCheck, rows: list[_Row], gen: torch.Generator, options: RunOptions):
-        self.check, self.rows, self.gen, self.options = check, rows, gen, options
+    def __init__(self, check: MonteCarloCheck, rows: list[_Row], gen: torch.Generator, options: RunOptions,
+                 label: str = ""):
+        self.check, self.rows, self.gen, self.options, self.label = check, rows, gen, options, label
+        self.reported = time.perf_counter()
         self.points = [r.point for r in rows]
         self.acc = MomentAccumulator()
         self.estimands = [lambda m, p=p: check.estimand(m, p) for p in self.points]
@@ -152,6 +155,9 @@ class _GroupRun:
         while self.acc.count < goal:
             n = min(chunk, goal - self.acc.count)
             self.acc.add(self.check.simulate(self.points, n, self.gen, self.options.device))
+            if self.options.progress and time.perf_counter() - self.reported > PROGRESS_EVERY:
+                self.reported = time.perf_counter()
+                self.options.progress(f"  {self.label}: {self.acc.count}/{goal} units")
         value, stderr, _ = self.acc.estimate(self.estimands)
         for i, r in enumerate(self.rows):
             r.estimate, r.stderr, r.units = float(value[i]), float(stderr[i]), self.acc.count
@@ -251,7 +257,7 @@ def run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options: 
             group = [rows[i] for i in idx]
             gen = torch.Generator(device=options.device)
             gen.manual_seed(seed_for(options.seed, check.process, repr([r.point for r in group])))
-            runs.append(_GroupRun(check, group, gen, options))
+            runs.append(_GroupRun(check, group, gen, options, f"{claim_id} [{_short(group[0].point)}]"))
         if options.progress:
             options.progress(f"{claim_id}: simulating {len(pts)} point(s) in {len(runs)} tensor call site(s)")
         _simulate(check, runs, options, z, claim, alpha_test)
