@@ -153,6 +153,39 @@ def _print_verdict(v: Verdict, title: str, indent: str = "  ") -> None:
                 print(f"{indent}      counterexample: " + ", ".join(f"{k}={val}" for k, val in lcx.items()))
 
 
+def _errata(pairs: list[tuple[Any, Any, Verdict]]) -> list[dict[str, Any]]:
+    """Printed vs corrected verdicts of every erratum among ``(theorem, claim, verdict)``.
+
+    An erratum is confirmed when its printed form is refuted and its corrected form holds.
+    """
+    from .claims import Erratum
+
+    by_claim = {id(c): v for _, c, v in pairs}
+    seen: set[int] = set()
+    out = []
+    for theorem, _, _ in pairs:
+        if id(theorem) in seen:
+            continue
+        seen.add(id(theorem))
+        for item in theorem.claims:
+            if isinstance(item, Erratum) and id(item.printed) in by_claim and id(item.corrected) in by_claim:
+                p, c = by_claim[id(item.printed)], by_claim[id(item.corrected)]
+                out.append({"printed": p.claim_id, "printed_status": p.status.value, "corrected": c.claim_id,
+                            "corrected_status": c.status.value, "note": item.note,
+                            "confirmed": p.status == Status.REFUTED and c.status.holds})
+    return out
+
+
+def _print_errata(errata: list[dict[str, Any]]) -> None:
+    for e in errata:
+        if e["confirmed"]:
+            print(f"erratum confirmed: {e['printed']} {e['printed_status']}, {e['corrected']}"
+                  f" {e['corrected_status']}: {e['note']}")
+        else:
+            print(f"erratum NOT confirmed: {e['printed']} {e['printed_status']}, {e['corrected']}"
+                  f" {e['corrected_status']}")
+
+
 def _summary(verdicts: list[Verdict]) -> dict[str, int]:
     out: dict[str, int] = {}
     for v in verdicts:
@@ -209,10 +242,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             t_rows.append((v, claim))
         report.append({"entry": entry, "rows": t_rows})
     code = _exit_code(verdicts)
+    errata = _errata([(r["entry"].theorem, c, v) for r in report for v, c in r["rows"]])
     if args.json:
         print(json.dumps({
             "command": "verify", "exit_code": code, "seconds": round(time.perf_counter() - started, 3),
-            "summary": _summary(verdicts), "monte_carlo_only": deferred,
+            "summary": _summary(verdicts), "errata": errata, "monte_carlo_only": deferred,
             "theorems": [{"id": r["entry"].id, "title": r["entry"].theorem.title,
                           "source": str(r["entry"].theorem.source),
                           "claims": [{**v.to_json(), "title": c.title, "kind": c.kind} for v, c in r["rows"]]}
@@ -225,7 +259,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for v, c in r["rows"]:
             _print_verdict(v, c.title)
     counts = ", ".join(f"{n} {s}" for s, n in _summary(verdicts).items())
-    print(f"\n{len(verdicts)} claims: {counts} ({time.perf_counter() - started:.1f} s)")
+    print()
+    _print_errata(errata)
+    print(f"{len(verdicts)} claims: {counts} ({time.perf_counter() - started:.1f} s)")
     if deferred:
         print(f"{len(deferred)} process claims are decided by Monte Carlo: run `bnsym check`")
     return code
@@ -252,23 +288,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     for i, (chk, theorem, cid, role) in enumerate(plan.items, 1):
         v = run_check(chk, theorem, cid, options, role)
-        verdicts.append((v, chk))
+        verdicts.append((v, chk, theorem))
         say(f"[{i}/{len(plan.items)}] {v.status.value:<10} {cid} ({v.seconds:.1f} s)")
-    code = _exit_code([v for v, _ in verdicts])
+    code = _exit_code([v for v, _, _ in verdicts])
+    errata = _errata([(t, chk.claim, v) for v, chk, t in verdicts])
     if args.json:
         print(json.dumps({"command": "check", "exit_code": code, "device": str(device), "seed": args.seed,
                           "alpha": args.alpha, "tests": plan.tests,
                           "seconds": round(time.perf_counter() - started, 3),
-                          "summary": _summary([v for v, _ in verdicts]),
+                          "summary": _summary([v for v, _, _ in verdicts]), "errata": errata,
                           "checks": [{**v.to_json(), "title": chk.claim.title, "quantity": chk.claim.quantity}
-                                     for v, chk in verdicts]}, indent=2))
+                                     for v, chk, _ in verdicts]}, indent=2))
         return code
     print(f"\nMonte Carlo on {device}, seed {args.seed}, suite false-alarm rate {args.alpha} over {plan.tests} tests")
-    for v, chk in verdicts:
+    for v, chk, _ in verdicts:
         _print_verdict(v, chk.claim.title)
         _print_mc_rows(v)
-    counts = ", ".join(f"{n} {s}" for s, n in _summary([v for v, _ in verdicts]).items())
-    print(f"\n{len(verdicts)} checks: {counts} ({time.perf_counter() - started:.1f} s)")
+    counts = ", ".join(f"{n} {s}" for s, n in _summary([v for v, _, _ in verdicts]).items())
+    print()
+    _print_errata(errata)
+    print(f"{len(verdicts)} checks: {counts} ({time.perf_counter() - started:.1f} s)")
     return code
 
 

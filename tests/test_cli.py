@@ -216,12 +216,15 @@ def test_cuda_on_a_machine_without_gpu(capsys: pytest.CaptureFixture[str]) -> No
     assert_usage_error(*run(capsys, "check", "luo2019.L4", "--device", "cuda", "--json"), "cuda")
 
 
-@pytest.mark.parametrize("option,named", [
+BAD_CHECK_OPTIONS = [  # (options, what the error line names)
     (("--samples", "0"), "--samples"), (("--samples", "abc"), "--samples"), (("--samples", "-5"), "--samples"),
     (("--resolution", "2"), "--resolution"), (("--resolution", "0"), "--resolution"),
     (("--alpha", "0"), "--alpha"), (("--alpha", "1"), "--alpha"), (("--device", "tpu"), "'tpu'"),
     (("--samples", "10", "--resolution", "0.1"), "not allowed with"),
-], ids=lambda o: " ".join(o) if isinstance(o, tuple) else "")
+]
+
+
+@pytest.mark.parametrize("option,named", [pytest.param(o, n, id=" ".join(o)) for o, n in BAD_CHECK_OPTIONS])
 def test_bad_check_options(capsys: pytest.CaptureFixture[str], option: tuple[str, ...], named: str) -> None:
     assert_usage_error(*run(capsys, "check", "luo2019.L4", "--json", *option), named)
 
