@@ -128,7 +128,9 @@ def _progress(enabled: bool):
 def _exit_code(verdicts: list[Verdict]) -> int:
     code = EXIT_OK
     for v in verdicts:
-        if v.role == "printed":
+        if v.role == "printed":  # refuted is the expected finding; holding means the erratum is not confirmed
+            if v.status in (Status.UNDECIDED, Status.ERROR):
+                code = EXIT_UNDECIDED
             continue
         if v.status == Status.REFUTED:
             return EXIT_REFUTED
@@ -223,6 +225,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     selection = catalog.select(ids)
     settings = Settings(budget=args.budget, points=args.points, dps=args.dps, seed=args.seed)
     total = sum(1 for _, claims in selection for _, c, _ in claims if not isinstance(c, ProcessClaim))
+    if total == 0:
+        named = " ".join(args.targets)
+        raise UsageError(f"nothing to verify symbolically: the selection holds only process claims;"
+                         f" run `bnsym check {named}`")
     verdicts: list[Verdict] = []
     report: list[dict[str, Any]] = []
     deferred: list[str] = []
@@ -356,6 +362,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bnsym: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a reader that stopped (| head)
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

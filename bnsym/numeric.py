@@ -62,6 +62,22 @@ def _draw(params: list[Param], rng: random.Random, dps: int) -> list[Any]:
     return [p.random(rng, dps) for p in params]
 
 
+MAX_CORNER_PARAMS = 6  # 2**6 corners at most
+
+
+def _corners(params: list[Param]) -> list[list[Any]]:
+    """The corners of the sampling region that lie in the domain (closed ends), for a few parameters."""
+    if not params or len(params) > MAX_CORNER_PARAMS:
+        return []
+    out: list[list[Any]] = [[]]
+    for p in params:
+        ends = [v for v in p.region if p.contains(v)]
+        if not ends:
+            return []
+        out = [c + [mpmath.mpf(v)] for c in out for v in ends]
+    return out
+
+
 def _region(params: list[Param]) -> dict[str, str]:
     out = {}
     for p in params:
@@ -121,7 +137,7 @@ def check_equal(lhs: sp.Expr, rhs: sp.Expr, params: list[Param], points: int = D
 
 def check_inequality(lhs: sp.Expr, op: str, rhs: sp.Expr, params: list[Param], points: int = DEFAULT_POINTS,
                      dps: int = DEFAULT_DPS, seed: int = 0) -> NumericResult:
-    """Test ``lhs OP rhs`` at random points (and at the corners of the sampling region)."""
+    """Test ``lhs OP rhs`` at the corners of the sampling region that lie in the domain, then at random points."""
     symbols = [p.symbol for p in params]
     fl, fr = compile_mpmath(lhs, symbols), compile_mpmath(rhs, symbols)
     compare = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
@@ -129,10 +145,11 @@ def check_inequality(lhs: sp.Expr, op: str, rhs: sp.Expr, params: list[Param], p
     rng = random.Random(seed)
     evaluated = 0
     margin = None
-    for _ in range(points * 3):
-        if evaluated >= points:
+    corners = _corners(params)
+    for i in range(len(corners) + points * 3):
+        if evaluated >= points + len(corners):
             break
-        point = _draw(params, rng, dps)
+        point = corners[i] if i < len(corners) else _draw(params, rng, dps)
         try:
             a, b = _evaluate(fl, point, dps), _evaluate(fr, point, dps)
         except (ValueError, ZeroDivisionError, TypeError, OverflowError):

@@ -148,12 +148,17 @@ def _series_coefficients_vanish(d: sp.Expr, var: sp.Symbol, order: int) -> bool 
     r = _is_zero(s)
     if r is not None:
         return r
-    # a nonzero coefficient of a power below the order refutes the claim when it is a number
+    # a coefficient of a power below the order that is a nonzero number refutes the claim
     eps = sp.Dummy("eps", positive=True)
     poly = sp.expand(s.subs(var, 1 / eps))
-    coeffs = [sp.simplify(c) for c in sp.Add.make_args(poly)]
-    if all(c.is_number for c in coeffs):
-        return False
+    coefficients: dict[sp.Expr, sp.Expr] = {}
+    for term in sp.Add.make_args(poly):
+        c, power = term.as_coeff_exponent(eps)
+        coefficients[power] = coefficients.get(power, sp.S.Zero) + c
+    for c in coefficients.values():
+        c = sp.simplify(c)
+        if c.is_number and _is_zero(c) is False:
+            return False
     return None
 
 

@@ -77,13 +77,20 @@ def _equality(claim_id: str, lhs: sp.Expr, rhs: sp.Expr, params: list[Param], ro
                        time.perf_counter() - started, role)
     res = _run_numeric(numeric.check_equal, (lhs, rhs, params, settings.points, settings.dps, settings.seed),
                        settings)
-    if proof is not None and proof.decided is False and res.decided is not True:
-        v = _numeric_verdict(claim_id, res, role, proof, started)
-        v.status, v.method = Status.REFUTED, f"sympy:{proof.strategy}"
-        v.summary = f"difference reduces to a nonzero constant ({proof.strategy})" + (
-            f"; {res.detail}" if res.decided is False else "")
-        return v
+    if proof is not None and proof.decided is False:  # an exact nonzero difference beats any tolerance
+        return _symbolic_refutation(claim_id, proof, res, role, started,
+                                    f"difference reduces to a nonzero constant ({proof.strategy})")
     return _numeric_verdict(claim_id, res, role, proof, started)
+
+
+def _symbolic_refutation(claim_id: str, proof: prover.ProofResult, res: Any, role: str, started: float,
+                         what: str) -> Verdict:
+    """REFUTED by the prover; the numeric result adds its counterexample when it found one."""
+    v = _numeric_verdict(claim_id, res, role, proof, started)
+    v.status, v.method = Status.REFUTED, f"sympy:{proof.strategy}"
+    v.summary = what + (f"; {res.detail}" if res.decided is False else "")
+    v.evidence["strategy"] = proof.strategy
+    return v
 
 
 def verify_claim(theorem: Theorem, claim: Claim, claim_id: str, role: str = "claim",
@@ -128,6 +135,9 @@ def verify_claim(theorem: Theorem, claim: Claim, claim_id: str, role: str = "cla
                            {"strategy": proof.strategy}, time.perf_counter() - started, role)
         res = _run_numeric(numeric.check_asymptotic,
                            (claim.lhs, claim.rhs, var, claim.order, params, 4, settings.dps, settings.seed), settings)
+        if proof is not None and proof.decided is False:
+            return _symbolic_refutation(claim_id, proof, res, role, started,
+                                        f"a series coefficient below {var.name}^-{claim.order} is a nonzero number")
         return _numeric_verdict(claim_id, res, role, proof, started)
     if isinstance(claim, Inequality):
         proof = (prover.prove_inequality(claim.lhs, claim.op, claim.rhs, settings.budget)
@@ -138,6 +148,9 @@ def verify_claim(theorem: Theorem, claim: Claim, claim_id: str, role: str = "cla
         res = _run_numeric(numeric.check_inequality,
                            (claim.lhs, claim.op, claim.rhs, params, settings.points, settings.dps, settings.seed),
                            settings)
+        if proof is not None and proof.decided is False:
+            return _symbolic_refutation(claim_id, proof, res, role, started,
+                                        "the difference is a number of the wrong sign")
         return _numeric_verdict(claim_id, res, role, proof, started)
     return Verdict(claim_id, Status.ERROR, "none", f"no verifier for {type(claim).__name__}", {},
                    time.perf_counter() - started, role)

@@ -333,3 +333,17 @@ def test_random_ids_are_usage_errors(name: str) -> None:
     assert code == EXIT_USAGE, err.getvalue()
     assert out.getvalue() == ""
     assert "error:" in err.getvalue()
+
+
+def test_verify_of_process_claims_only_points_to_check(capsys: pytest.CaptureFixture[str]) -> None:
+    assert_usage_error(*run(capsys, "verify", "luo2019.L1.prior_var_mu", "--json"), "bnsym check")
+
+
+def test_dps_below_the_guard_digits_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert_usage_error(*run(capsys, "verify", "luo2019.L4", "--dps", "5"), "--dps")
+
+
+def test_output_into_a_closed_pipe_ends_quietly() -> None:
+    proc = subprocess.run(f"{sys.executable} -m bnsym list --json | head -c 10", shell=True, capture_output=True,
+                          text=True, timeout=120)
+    assert "Traceback" not in proc.stderr

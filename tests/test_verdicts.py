@@ -18,8 +18,7 @@ import mpmath
 import pytest
 import sympy as sp
 
-from bnsym import Asymptotic, Claim, Derivation, Identity, Inequality, Param, ProcessClaim, Source, Theorem, by
-from bnsym import prover
+from bnsym import Asymptotic, Claim, Derivation, Identity, Inequality, Param, ProcessClaim, Source, Theorem, by, prover
 from bnsym.budget import run_with_budget
 from bnsym.mc.stats import OrderFit, bonferroni_z, chi2_quantile, chi2_sf, normal_quantile
 from bnsym.verdict import HOLDING, Status, weakest
@@ -89,6 +88,11 @@ def test_identity_off_by_a_constant_is_refuted_symbolically() -> None:
     assert abs(_num(cx["lhs"]) - _num(cx["rhs"]) + 1) < 1e-15
 
 
+def test_exact_refutation_is_not_overridden_by_a_numeric_pass() -> None:
+    v = _verify(Identity(title="tiny", lhs=X + sp.Rational(1, 10**38), rhs=X))  # differs by exactly 1e-38
+    assert v.status is Status.REFUTED
+
+
 def test_derivation_names_its_first_wrong_link() -> None:
     chain = Derivation(title="chain", chain=[
         (X + 1) ** 2,
@@ -145,6 +149,12 @@ def test_asymptotic_with_wrong_leading_coefficient_is_refuted(lhs, rhs, order) -
     assert len(scaled) >= 2
     assert scaled[-1] / scaled[-2] > 3  # a remainder of lower order grows by ~10 per decade
     assert "grows" in v.summary
+
+
+def test_series_comparison_refutes_a_wrong_coefficient() -> None:
+    assert prover.prove_asymptotic(1 / (MM - 1), 2 / MM, MM, 2).decided is False
+    tiny = Asymptotic(title="tiny", lhs=1 / MM, rhs=(1 + sp.Rational(1, 10**60)) / MM, var=M, order=2)
+    assert _verify(tiny).status is Status.REFUTED  # the numeric test alone cannot see 1e-60
 
 
 # -- inequalities -----------------------------------------------------------------------------------
@@ -309,7 +319,7 @@ def _theorem1_zeta_check(denominator: int):
     from derivations.luo2019 import theorem1 as L
 
     g, rho, m, f, mu2 = L.gamma.symbol, L.rho.symbol, L.M.symbol, L.F.symbol, L.mu2.symbol
-    claim = ProcessClaim(title=f"zeta with {denominator}M", quantity=L._gap,
+    claim = ProcessClaim(title=f"zeta with {denominator}M", quantity=L.theorem1_printed.quantity,
                          value=g**2 * ((rho + 2) / (denominator * m) * f + mu2 / (2 * m)), var=L.M, order=2)
     theorem = Theorem("Theorem 1, variant", Source("tests"), L.L2.params, (claim,))
     check = MonteCarloCheck(claim=claim, simulate=checks.SIMULATE_REAL_BN,
@@ -318,16 +328,26 @@ def _theorem1_zeta_check(denominator: int):
     return check, theorem
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread: on a small shared machine, torch's spinning worker threads slow a tiny
+    simulation twentyfold when the cores are busy. Restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("denominator,expected", [(4, Status.REFUTED), (8, Status.CONSISTENT)],
                          ids=["4M-refuted", "8M-consistent"])
-def test_monte_carlo_refutes_a_constant_factor(denominator: int, expected: Status) -> None:
+def test_monte_carlo_refutes_a_constant_factor(denominator: int, expected: Status, one_torch_thread) -> None:
     from bnsym.mc.engine import RunOptions, run_check
 
     check, theorem = _theorem1_zeta_check(denominator)
     options = RunOptions(seed=0, samples=3000, tests_in_suite=1)
-    started = time.perf_counter()
     v = run_check(check, theorem, f"test.zeta{denominator}", options)
-    assert time.perf_counter() - started < 10
     assert v.status is expected, v.summary
     assert v.method == "monte-carlo"
     ladder = v.evidence["ladders"][0]
@@ -337,8 +357,6 @@ def test_monte_carlo_refutes_a_constant_factor(denominator: int, expected: Statu
     assert (ladder["chi2"] > ladder["critical"]) is (expected is Status.REFUTED)
 
 
-@pytest.mark.xfail(reason="gap: run_check lets a simulator's exception escape instead of returning ERROR",
-                   strict=False)
 def test_simulator_that_raises_gives_an_error_verdict() -> None:
     from bnsym.mc.engine import MonteCarloCheck, RunOptions, run_check
 
@@ -403,3 +421,12 @@ def test_order_fit_rejects_remainders_of_lower_order() -> None:
 def test_order_fit_needs_three_points() -> None:
     with pytest.raises(ValueError):
         OrderFit([16.0, 32.0], [0.0, 0.0], [1.0, 1.0], [1.0, 1.0], 2, 0.01)
+
+
+def test_inequality_is_tested_at_the_closed_corners_of_its_domain() -> None:
+    z = Param("z", lo=0, hi=3)  # closed at 3: z < 3 fails exactly there
+    claim = Inequality(title="corner", lhs=z.symbol, op="<", rhs=3)
+    theorem = Theorem("corner theorem", Source("tests"), (z,), (claim,))
+    v = verify_claim(theorem, claim, "test.corner", "claim", FAST)
+    assert v is not None and v.status is Status.REFUTED
+    assert _num(v.evidence["counterexample"]["z"]) == 3

@@ -30,7 +30,7 @@ import mpmath
 import torch
 
 from ..claims import ProcessClaim, Theorem
-from ..errors import DefinitionError
+from ..errors import BnsymError, DefinitionError
 from ..numeric import compile_mpmath
 from ..verdict import Status, Verdict
 from .stats import OrderFit, ZTest, bonferroni_z
@@ -237,8 +237,25 @@ def _fmt_point(p: dict[str, Any]) -> dict[str, Any]:
 
 def run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options: RunOptions,
               role: str = "claim") -> Verdict:
-    """Run one check and turn its tests into a verdict."""
+    """Run one check and turn its tests into a verdict.
+
+    A simulator or estimand that raises gives an ERROR verdict naming the exception;
+    declaration errors (a point outside its domain, a missing value) are raised as
+    :class:`~bnsym.errors.BnsymError` for the caller to report.
+    """
     started = time.perf_counter()
+    try:
+        return _run_check(check, theorem, claim_id, options, role, started)
+    except BnsymError:
+        raise
+    except Exception as exc:  # a broken simulator is an ERROR verdict, never a refutation
+        return Verdict(claim_id, Status.ERROR, "monte-carlo", f"the check failed to run: {type(exc).__name__}: {exc}",
+                       {"process": check.process, "seed": options.seed, "device": str(options.device)},
+                       time.perf_counter() - started, role)
+
+
+def _run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options: RunOptions, role: str,
+               started: float) -> Verdict:
     claim = check.claim
     pts = check.resolved_points()
     claimed = claimed_values(claim, theorem, pts)
