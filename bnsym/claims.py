@@ -328,9 +328,9 @@ class Theorem:
         dom = dict(self._by_symbol)
         for p in claim.where:
             dom[p.symbol] = p
-        extra = {claim.var.symbol: claim.var} if getattr(claim, "var", None) is not None else {}
-        for s, p in extra.items():
-            dom.setdefault(s, p)
+        var = getattr(claim, "var", None)
+        if var is not None:
+            dom.setdefault(var.symbol, var)
         missing = sorted(s.name for s in claim.free_symbols() if s not in dom)
         if missing:
             raise DefinitionError(

@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from . import __version__
 from .claims import ProcessClaim
@@ -27,7 +27,7 @@ MARK = {Status.PROVEN: "✓", Status.NUMERIC: "≈", Status.CONSISTENT: "~", Sta
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line and exit 2, no traceback
+    def error(self, message: str) -> NoReturn:  # one line and exit 2, no traceback
         self.print_usage(sys.stderr)
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
@@ -199,7 +199,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from .registry import load
 
     catalog, ids = load(args.targets, with_checks=True)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for entry, claims in catalog.select(ids):
         rows.append({"id": entry.id, "title": entry.theorem.title, "source": str(entry.theorem.source),
                      "claims": [{"id": cid, "kind": c.kind, "role": role, "title": c.title,

@@ -34,7 +34,7 @@ from ..errors import BnsymError, DefinitionError
 from ..numeric import compile_mpmath
 from ..verdict import Status, Verdict
 from .stats import OrderFit, ZTest, bonferroni_z
-from .stream import MomentAccumulator, first
+from .stream import Estimand, MomentAccumulator, first
 
 Simulator = Callable[[list[dict[str, Any]], int, torch.Generator, torch.device], torch.Tensor]
 PointEstimand = Callable[[torch.Tensor, dict[str, Any]], torch.Tensor]
@@ -138,6 +138,10 @@ PROGRESS_EVERY = 2.0  # seconds between progress lines of a long simulation
 TOP_UPS = 2  # re-estimations of the sample size after the pilot
 
 
+def _bind(estimand: PointEstimand, point: dict[str, Any]) -> Estimand:
+    return lambda mean: estimand(mean, point)
+
+
 class _GroupRun:
     """One simulator call site: the points of a group, their generator and accumulator."""
 
@@ -147,7 +151,7 @@ class _GroupRun:
         self.reported = time.perf_counter()
         self.points = [r.point for r in rows]
         self.acc = MomentAccumulator()
-        self.estimands = [lambda m, p=p: check.estimand(m, p) for p in self.points]
+        self.estimands = [_bind(check.estimand, p) for p in self.points]
 
     def run_to(self, goal: int) -> None:
         goal = min(goal, self.check.max_units)
@@ -203,11 +207,12 @@ def _ladder_goals(claim: ProcessClaim, runs: list[_GroupRun], target: float, alp
     The fit's resolution scales as 1/sqrt(units): each ladder's factor (resolution/target)^2
     multiplies the units of the groups on it.
     """
-    assert claim.var is not None
+    var = claim.var
+    assert var is not None
     rows = [r for g in runs for r in g.rows]
     factor = {id(r): 1.0 for r in rows}
-    for idx in _ladders_from_points(claim.var.name, [r.point for r in rows]).values():
-        ladder = sorted((rows[i] for i in idx), key=lambda r: float(r.point[claim.var.name]))
+    for idx in _ladders_from_points(var.name, [r.point for r in rows]).values():
+        ladder = sorted((rows[i] for i in idx), key=lambda r: float(r.point[var.name]))
         fit = _fit(claim, ladder, alpha_test)
         f = SAFETY * (fit.resolution / target) ** 2 if math.isfinite(fit.resolution) else 1.0
         for r in ladder:
@@ -283,6 +288,7 @@ def _run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options:
         "process": check.process, "seed": options.seed, "device": str(options.device),
         "alpha_suite": options.alpha, "tests_in_suite": options.tests_in_suite,
     }
+    resolution: float | None
     if claim.asymptotic:
         status, summary, resolution = _asymptotic_verdict(claim, rows, options, evidence)
     else:
@@ -298,7 +304,7 @@ def _short(p: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in p.items() if isinstance(v, (str, int)))
 
 
-def _exact_verdict(rows: list[_Row], z: float, evidence: dict[str, Any]) -> tuple[Status, str, float]:
+def _exact_verdict(rows: list[_Row], z: float, evidence: dict[str, Any]) -> tuple[Status, str, float | None]:
     table = []
     failures = []
     for r in rows:
@@ -327,8 +333,8 @@ def _asymptotic_verdict(claim: ProcessClaim, rows: list[_Row], options: RunOptio
     var = claim.var
     assert var is not None
     alpha_test = options.alpha / max(1, options.tests_in_suite)
-    ladders = []
-    failed = []
+    ladders: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
     pts = [r.point for r in rows]
     for key, idx in _ladders_from_points(var.name, pts).items():
         ladder = sorted((rows[i] for i in idx), key=lambda r: float(r.point[var.name]))
@@ -339,7 +345,7 @@ def _asymptotic_verdict(claim: ProcessClaim, rows: list[_Row], options: RunOptio
                   f"{var.name}^{claim.order}*remainder": x ** claim.order * (r.estimate - r.claimed),
                   f"{var.name}^{claim.order}*stderr": x ** claim.order * r.stderr}
                  for x, r in zip(xs, ladder)]
-        entry = {"setting": dict(key), "rows": table, "fit": f"c{claim.order}/{var.name}^{claim.order}"
+        entry: dict[str, Any] = {"setting": dict(key), "rows": table, "fit": f"c{claim.order}/{var.name}^{claim.order}"
                  f" + c{claim.order + 1}/{var.name}^{claim.order + 1}",
                  "coefficients": list(fit.coefficients), "chi2": fit.chi2, "dof": fit.dof,
                  "critical": fit.critical, "p_value": fit.p_value, "resolution": fit.resolution,
@@ -349,7 +355,7 @@ def _asymptotic_verdict(claim: ProcessClaim, rows: list[_Row], options: RunOptio
             failed.append(entry)
     evidence.update(test=f"order fit of remainders, chi-square at 1 - {alpha_test:.2g}", ladders=ladders,
                     approximation_bound=f"neglected terms O({var.name}^-{claim.order + 2})")
-    resolution = max(e["resolution"] for e in ladders)
+    resolution = float(max(e["resolution"] for e in ladders))
     if failed:
         worst = max(failed, key=lambda e: e["chi2"] / max(e["critical"], 1e-300))
         setting = ", ".join(f"{k}={v}" for k, v in worst["setting"].items())
