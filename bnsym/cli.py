@@ -20,6 +20,8 @@ from .errors import BnsymError, UsageError
 from .numeric import MIN_DPS
 from .verdict import Status, Verdict
 
+MIN_UNITS = 100  # below this the delta-method standard error is not to be trusted
+
 EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_UNDECIDED = 0, 1, 2, 3
 
 MARK = {Status.PROVEN: "✓", Status.NUMERIC: "≈", Status.CONSISTENT: "~", Status.REFUTED: "✗",
@@ -57,6 +59,13 @@ def _probability(text: str) -> float:
     v = _positive_float(text)
     if v >= 1:
         raise argparse.ArgumentTypeError(f"must lie in (0, 1): {text!r}")
+    return v
+
+
+def _sample_count(text: str) -> int:
+    v = _positive_int(text)
+    if v < MIN_UNITS:
+        raise argparse.ArgumentTypeError(f"at least {MIN_UNITS} units are needed for a standard error: {text!r}")
     return v
 
 
@@ -111,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     c.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     size = c.add_mutually_exclusive_group()
-    size.add_argument("--samples", type=_positive_int, metavar="N", help="fixed number of units (batches) per point")
+    size.add_argument("--samples", type=_sample_count, metavar="N",
+                      help=f"fixed number of units (batches) per point, at least {MIN_UNITS}")
     size.add_argument("--resolution", type=_probability, default=0.04, metavar="R",
                       help="target relative resolution per test (default 0.04)")
     c.add_argument("--alpha", type=_probability, default=0.01, help="suite-wide false-alarm rate (default 0.01)")

@@ -198,7 +198,7 @@ def test_check_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_check_of_a_claim_without_monte_carlo(capsys: pytest.CaptureFixture[str]) -> None:
-    assert_usage_error(*run(capsys, "check", "luo2019.L1.delta_method", "--samples", "10"), "no Monte Carlo")
+    assert_usage_error(*run(capsys, "check", "luo2019.L1.delta_method", "--samples", "100"), "no Monte Carlo")
 
 
 # -- bad input --------------------------------------------------------------------------------------
@@ -218,9 +218,10 @@ def test_cuda_on_a_machine_without_gpu(capsys: pytest.CaptureFixture[str]) -> No
 
 BAD_CHECK_OPTIONS = [  # (options, what the error line names)
     (("--samples", "0"), "--samples"), (("--samples", "abc"), "--samples"), (("--samples", "-5"), "--samples"),
+    (("--samples", "99"), "--samples"),
     (("--resolution", "2"), "--resolution"), (("--resolution", "0"), "--resolution"),
     (("--alpha", "0"), "--alpha"), (("--alpha", "1"), "--alpha"), (("--device", "tpu"), "'tpu'"),
-    (("--samples", "10", "--resolution", "0.1"), "not allowed with"),
+    (("--samples", "200", "--resolution", "0.1"), "not allowed with"),
 ]
 
 

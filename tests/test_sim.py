@@ -264,3 +264,24 @@ def test_bad_batch_statistics_input_is_a_usage_error():
         batch_statistics("gaussian", 1, 3, _generator(0), DEVICE)
     with pytest.raises(UsageError, match="unknown law 'cauchy'"):
         batch_statistics("cauchy", 4, 3, _generator(0), DEVICE)
+
+
+@pytest.mark.parametrize("law", ["gaussian", "exponential", "uniform"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_first_order_control_has_mean_zero(law, include_self):
+    """The control variate's conditional moments are anchored by simulation: E[C_i] = 0.
+
+    Same seed with and without the control gives the same draws, so the difference of the
+    two batch means is the batch mean of C_i; its average must vanish within five standard
+    errors (off the optimum, where l' != 0 and the control is not trivially zero).
+    """
+    n = 20_000
+    runs = []
+    for control in (False, True):
+        gen = torch.Generator().manual_seed(7)
+        runs.append(loss_gap(law, 16, n, gen, "cpu", activation="softplus", gamma=1.5, beta=0.3, gamma_star=1.0,
+                             beta_star=-0.2, include_self=include_self, control_variate=control))
+    control_means = (runs[0] - runs[1]).flatten()
+    assert control_means.abs().max() > 0  # the control is active
+    se = control_means.std() / n**0.5
+    assert abs(control_means.mean()) <= 5 * se

@@ -319,6 +319,10 @@ def _exact_verdict(rows: list[_Row], z: float, evidence: dict[str, Any]) -> tupl
     resolution = max(relative) if relative else None
     res_text = (f"resolution {100 * resolution:.2g}%" if resolution is not None else
                 f"absolute resolution {max(row['absolute_resolution'] for row in table):.2g} (claimed value 0)")
+    degenerate = [r for r in rows if not r.stderr > 0]
+    if degenerate:
+        return (Status.UNDECIDED, f"zero standard error at {_short(degenerate[0].point)}: too few units"
+                f" ({degenerate[0].units}) to test", resolution)
     if failures:
         r, t = max(failures, key=lambda f: abs(f[1].z))
         return (Status.REFUTED,

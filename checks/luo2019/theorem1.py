@@ -32,15 +32,20 @@ ALL_LAWS = ("gaussian", "laplace", "uniform", "exponential", "student_t7")
 FINITE_EIGHTH = ("gaussian", "laplace", "uniform", "exponential")  # the off-optimum variance needs E z^8
 AT_OPTIMUM = ((1.5, 0.3), (0.8, -0.5))  # (gamma, beta) = (gamma*, beta*)
 OFF_OPTIMUM = ((1.5, 0.3, 1.0, -0.2),)  # (gamma, beta, gamma*, beta*)
+# (gamma, beta, gamma*, beta*, c): teacher g(gamma* z + beta*) + c (z^3 - 3z); for Gaussian z the
+# student (gamma*, beta*) is then PN-stationary but the model is misspecified
+MISSPECIFIED_STATIONARY = ((1.0, 0.0, 1.0, 0.0, 0.3),)
 
 
 @lru_cache(maxsize=None)
-def functionals(law: str, gamma: float, beta: float, gamma_star: float, beta_star: float) -> dict[str, float]:
-    """Population averages over the law of the SymPy integrands (A'' = sigmoid, l' = A'(h_bar) - y)."""
+def functionals(law: str, gamma: float, beta: float, gamma_star: float, beta_star: float,
+                teacher_cubic: float = 0.0) -> dict[str, float]:
+    """Population averages over the law of the SymPy integrands (A'' = sigmoid, l' = A'(h_bar) - E[y | z])."""
     d = get_law(law)
     h_bar = gamma * Z + beta
     curvature = L.sigmoid.subs(L.h.symbol, h_bar)
-    slope = L.softplus.subs(L.h.symbol, h_bar) - L.softplus.subs(L.h.symbol, gamma_star * Z + beta_star)
+    teacher = L.softplus.subs(L.h.symbol, gamma_star * Z + beta_star) + teacher_cubic * (Z**3 - 3 * Z)
+    slope = L.softplus.subs(L.h.symbol, h_bar) - teacher
     integrands = {"F": curvature * Z**2, "mu_A2": curvature, "F_z": curvature * Z,
                   "G_0": slope, "G_1": slope * Z, "G_3": slope * Z**3}
     return {k: float(d.expect(sp.sympify(v))) for k, v in integrands.items()}
@@ -52,11 +57,11 @@ def _points(laws: tuple[str, ...], students: tuple[tuple[float, ...], ...]) -> C
         for law in laws:
             d = get_law(law)
             for s in students:
-                g, b, gs, bs = s if len(s) == 4 else (s[0], s[1], s[0], s[1])
+                g, b, gs, bs, c = (tuple(s) + (0.0,))[:5] if len(s) >= 4 else (s[0], s[1], s[0], s[1], 0.0)
                 for M in LADDER:
                     out.append({"law": law, "M": M, "gamma": g, "beta": b, "gamma_star": gs, "beta_star": bs,
-                                "rho": float(d.excess_kurtosis), "kappa": float(d.skewness),
-                                **functionals(law, g, b, gs, bs)})
+                                "teacher_cubic": c, "rho": float(d.excess_kurtosis), "kappa": float(d.skewness),
+                                **functionals(law, g, b, gs, bs, c)})
         return out
     return build
 
@@ -67,7 +72,8 @@ def _simulator(include_self: bool) -> Callable[..., torch.Tensor]:
         t = lambda key: torch.tensor([p[key] for p in points], dtype=torch.float64)  # noqa: E731
         gap = loss_gap(p0["law"], int(p0["M"]), n, gen, device, activation="softplus",
                        gamma=t("gamma"), beta=t("beta"), gamma_star=t("gamma_star"), beta_star=t("beta_star"),
-                       include_self=include_self, control_variate=True)
+                       include_self=include_self, control_variate=True,
+                       teacher_cubic=float(p0["teacher_cubic"]))
         return gap.unsqueeze(-1)
     return simulate
 
@@ -91,4 +97,6 @@ CHECKS = [
     _check(L.rf_paper_model_printed, False, FINITE_EIGHTH, OFF_OPTIMUM),
     _check(L.rf_paper_model_corrected, False, FINITE_EIGHTH, OFF_OPTIMUM),
     _check(L.rf_real_bn_claim, True, FINITE_EIGHTH, OFF_OPTIMUM),
+    _check(L.theorem1_stationary_printed, True, ("gaussian",), MISSPECIFIED_STATIONARY),
+    _check(L.theorem1_stationary_corrected, True, ("gaussian",), MISSPECIFIED_STATIONARY),
 ]

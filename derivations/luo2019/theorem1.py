@@ -22,7 +22,9 @@ and delta = O(M^-1/2). Taking expectations over the batch statistics:
   term is unchanged at O(1/M).
 
 At the PN optimum of a well-specified model (E[y | z] = A'(h_bar) for every z) every
-first-order term vanishes and the gap is zeta gamma^2 + O(1/M^2).
+first-order term vanishes and the gap is zeta gamma^2 + O(1/M^2). At a stationary point of
+the PN loss of a misspecified model (E[l'] = E[l' z] = 0 only), the independent-batch
+first-order term vanishes but real BN keeps -gamma E[l' z^3]/(2M).
 
 ReLU is handled through its smooth surrogate softplus: A' = softplus, A'' = sigmoid,
 A = -Li_2(-e^h).
@@ -183,6 +185,18 @@ rf_real_bn_claim = ProcessClaim(
     assumptions=("real BN (sample in its own batch)", "student away from the teacher"),
 )
 
+theorem1_stationary_printed = ProcessClaim(
+    title="Theorem 1 at a PN-stationary point of a misspecified model: gap = zeta gamma^2 + O(1/M^2)",
+    quantity=_gap, quantity_tex=_gap_tex, value=_g**2 * zeta_printed, var=M, order=2,
+    assumptions=("real BN (sample in its own batch)",
+                 "(gamma, beta) stationary for the PN loss (E[l'] = E[l' z] = 0), but E[y | z] != A'(h_bar)"),
+)
+theorem1_stationary_corrected = ProcessClaim(
+    title="... real BN keeps a first-order term: gap = zeta' gamma^2 - gamma E[l' z^3]/(2M) + O(1/M^2)",
+    quantity=_gap, quantity_tex=_gap_tex, value=rf_real_bn + _g**2 * zeta_corrected, var=M, order=2,
+    assumptions=theorem1_stationary_printed.assumptions,
+)
+
 L2 = Theorem(
     title="Theorem 1: BN = population normalization + gamma decay",
     source=Source("Luo et al., ICLR 2019", "Sec. 2.1, App. C.1-C.2", "Theorem 1"),
@@ -195,6 +209,9 @@ L2 = Theorem(
         Erratum(rf_paper_model_printed, rf_paper_model_corrected,
                 "E[sigma_B] < sigma_P makes E[1/sigma_B - 1] = (3(rho+2)/8 + 1/2)/M, not (rho+2)/(4M)"),
         rf_real_bn_claim,
+        Erratum(theorem1_stationary_printed, theorem1_stationary_corrected,
+                "R_f vanishes at PN-stationary points only when the batch is independent of the sample;"
+                " in real BN -gamma E[l' z^3]/(2M) remains unless the model is well specified"),
     ),
     summary="The expected BN loss equals the PN loss plus gamma decay zeta gamma^2, to O(1/M^2).",
 )
