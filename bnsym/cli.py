@@ -135,8 +135,9 @@ def _progress(enabled: bool):
     return say
 
 
-def _exit_code(verdicts: list[Verdict]) -> int:
-    code = EXIT_OK
+def _exit_code(verdicts: list[Verdict], errata: list[dict[str, Any]] | None = None) -> int:
+    """0 all hold; 1 a claim refuted; 3 undecided, errored, or an erratum whose printed form was not refuted."""
+    code = EXIT_UNDECIDED if any(not e["confirmed"] for e in errata or []) else EXIT_OK
     for v in verdicts:
         if v.role == "printed":  # refuted is the expected finding; holding means the erratum is not confirmed
             if v.status in (Status.UNDECIDED, Status.ERROR):
@@ -257,8 +258,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             say(f"[{done}/{total}] {v.status.value:<10} {cid} ({v.seconds:.1f} s)")
             t_rows.append((v, claim))
         report.append({"entry": entry, "rows": t_rows})
-    code = _exit_code(verdicts)
     errata = _errata([(r["entry"].theorem, c, v) for r in report for v, c in r["rows"]])
+    code = _exit_code(verdicts, errata)
     if args.json:
         print(json.dumps({
             "command": "verify", "exit_code": code, "seconds": round(time.perf_counter() - started, 3),
@@ -306,8 +307,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         v = run_check(chk, theorem, cid, options, role)
         verdicts.append((v, chk, theorem))
         say(f"[{i}/{len(plan.items)}] {v.status.value:<10} {cid} ({v.seconds:.1f} s)")
-    code = _exit_code([v for v, _, _ in verdicts])
     errata = _errata([(t, chk.claim, v) for v, chk, t in verdicts])
+    code = _exit_code([v for v, _, _ in verdicts], errata)
     if args.json:
         print(json.dumps({"command": "check", "exit_code": code, "device": str(device), "seed": args.seed,
                           "alpha": args.alpha, "tests": plan.tests,

@@ -115,9 +115,17 @@ class ClaimItem(pytest.Item):
         from .mc.device import resolve_device
         from .mc.engine import RunOptions, count_tests, run_check
 
-        tests = sum(count_tests(c) for c in self.checks)
-        options = RunOptions(device=resolve_device("auto"), tests_in_suite=tests)
+        options = RunOptions(device=resolve_device("auto"), tests_in_suite=self._suite_tests(count_tests))
         return [run_check(c, self.entry.theorem, self.name, options, self.role) for c in self.checks]
+
+    def _suite_tests(self, count_tests: Any) -> int:
+        """Tests of every Monte Carlo item of this session: the Bonferroni split of the suite's alpha."""
+        cached = getattr(self.session, "_bnsym_mc_tests", None)
+        if cached is None:
+            items = [i for i in self.session.items if isinstance(i, ClaimItem) and i.checks]
+            cached = sum(count_tests(c) for i in items for c in i.checks) or 1
+            self.session._bnsym_mc_tests = cached  # type: ignore[attr-defined]
+        return int(cached)
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> str:
         if isinstance(excinfo.value, ClaimFailure):

@@ -430,3 +430,23 @@ def test_inequality_is_tested_at_the_closed_corners_of_its_domain() -> None:
     v = verify_claim(theorem, claim, "test.corner", "claim", FAST)
     assert v is not None and v.status is Status.REFUTED
     assert _num(v.evidence["counterexample"]["z"]) == 3
+
+
+def test_numeric_fallback_compares_tiny_values_relatively() -> None:
+    # the prover cannot see e^-100 rho^2 = 2 e^-100 rho^2 as false without evaluating; numbers this small
+    # must be compared relative to their size, not to 1
+    claim = Identity(title="tiny", lhs=sp.exp(-100) * X**2, rhs=2 * sp.exp(-100) * X**2)
+    v = _verify(claim, Settings(budget=5.0, points=12, symbolic=False))
+    assert v.status is Status.REFUTED
+
+
+def test_numeric_fallback_does_not_skip_where_a_side_is_complex() -> None:
+    claim = Identity(title="sqrt", lhs=sp.sqrt(X), rhs=sp.sqrt(X) + sp.Piecewise((1, X < 0), (0, True)))
+    v = _verify(claim, Settings(budget=5.0, points=24, symbolic=False))
+    assert v.status is Status.REFUTED
+
+
+def test_asymptotic_remainder_half_an_order_too_low_is_refuted() -> None:
+    claim = Asymptotic(title="half order", lhs=1 / MM + MM ** sp.Rational(-3, 2), rhs=1 / MM, var=M, order=2)
+    v = _verify(claim, Settings(budget=5.0, points=12, symbolic=False))
+    assert v.status is Status.REFUTED
