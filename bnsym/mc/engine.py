@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import mpmath
+import sympy as sp
 import torch
 
 from ..claims import ProcessClaim, Theorem
 from ..errors import BnsymError, DefinitionError
 from ..numeric import compile_mpmath
 from ..verdict import Status, Verdict
-from .stats import OrderFit, ZTest, bonferroni_z
+from .stats import POWER, OrderFit, ZTest, bonferroni_z, normal_quantile
 from .stream import Estimand, MomentAccumulator, first
 
 Simulator = Callable[[list[dict[str, Any]], int, torch.Generator, torch.device], torch.Tensor]
@@ -90,6 +91,7 @@ class RunOptions:
 class _Row:
     point: dict[str, Any]
     claimed: float
+    tested: float = math.nan  # what the relative resolution refers to (see tested_parts)
     estimate: float = math.nan
     stderr: float = math.nan
     units: int = 0
@@ -128,9 +130,32 @@ def claimed_values(claim: ProcessClaim, theorem: Theorem, pts: list[dict[str, An
     return out
 
 
-def _resolution_scale(claimed: float) -> float:
-    """Relative resolution is measured against the claimed value; a claimed zero against 1 (absolute)."""
-    return abs(claimed) if claimed else 1.0
+def tested_parts(claim: ProcessClaim, pts: list[dict[str, Any]], claimed: list[float]) -> tuple[list[float], str]:
+    """What a relative resolution refers to, per point, and its name.
+
+    For an asymptotic claim whose value decays to its limit (``sigma_P (1 - c/M)``), the
+    decaying part ``value - limit``: a check must resolve the coefficient it asserts, not
+    only the limit. Otherwise (exact claims, or a value equal to its limit) the value.
+    """
+    if claim.var is None:
+        return claimed, "value"
+    var = claim.var.symbol
+    limit = sp.limit(claim.value, var, sp.oo)
+    if not limit.is_finite:
+        return claimed, "value"
+    part = sp.simplify(claim.value - limit)
+    if part == 0:
+        return claimed, "value"
+    symbols = sorted(part.free_symbols, key=lambda s: s.name)
+    fn = compile_mpmath(part, symbols)
+    with mpmath.workdps(30):
+        values = [float(fn(*[mpmath.mpf(p[s.name]) for s in symbols])) for p in pts]
+    return values, "value - limit"
+
+
+def _resolution_scale(tested: float) -> float:
+    """Relative resolution is measured against the tested part; a tested zero against 1 (absolute)."""
+    return abs(tested) if tested else 1.0
 
 
 SAFETY = 1.1  # sample-size margin over the pilot's variance estimate
@@ -176,8 +201,8 @@ class _GroupRun:
         """Units for every point's z-test to reach the target resolution (from the current standard errors)."""
         need = self.acc.count
         for r in self.rows:
-            need = max(need, math.ceil(self.acc.count * SAFETY * (z * r.stderr / (target * _resolution_scale(
-                r.claimed))) ** 2))
+            reach = (z + normal_quantile(POWER)) * r.stderr / _resolution_scale(r.tested)
+            need = max(need, math.ceil(self.acc.count * SAFETY * (reach / target) ** 2))
         return need
 
 
@@ -224,7 +249,7 @@ def _fit(claim: ProcessClaim, ladder: list[_Row], alpha_test: float) -> OrderFit
     assert claim.var is not None
     xs = [float(r.point[claim.var.name]) for r in ladder]
     return OrderFit(xs, [r.estimate - r.claimed for r in ladder], [r.stderr for r in ladder],
-                    [r.claimed for r in ladder], claim.order, alpha_test)
+                    [r.tested for r in ladder], claim.order, alpha_test)
 
 
 def _groups(check: MonteCarloCheck, pts: list[dict[str, Any]]) -> list[list[int]]:
@@ -264,7 +289,8 @@ def _run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options:
     claim = check.claim
     pts = check.resolved_points()
     claimed = claimed_values(claim, theorem, pts)
-    rows = [_Row(p, c) for p, c in zip(pts, claimed)]
+    tested, tested_name = tested_parts(claim, pts, claimed)
+    rows = [_Row(p, c, t) for p, c, t in zip(pts, claimed, tested)]
     z = bonferroni_z(options.alpha, options.tests_in_suite)
     alpha_test = options.alpha / max(1, options.tests_in_suite)
     # checks of the same process at the same points (the printed and corrected forms of an
@@ -287,6 +313,7 @@ def _run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options:
     evidence: dict[str, Any] = {
         "process": check.process, "seed": options.seed, "device": str(options.device),
         "alpha_suite": options.alpha, "tests_in_suite": options.tests_in_suite,
+        "resolution_of": f"relative deviation of the claimed {tested_name} caught with probability {POWER:g}",
     }
     resolution: float | None
     if claim.asymptotic:

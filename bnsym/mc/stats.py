@@ -12,9 +12,11 @@ refuted when the fit's chi-square exceeds its ``1 - alpha/K`` quantile. A wrong 
 term leaves a remainder of lower order that this form cannot absorb. The neglected
 terms are ``O(var**-(p+2))``: the declared approximation bound of the test.
 
-*Resolution* is the smallest relative deviation of the claimed value the test would
-catch: for the z-test ``z * stderr / |claimed|``; for the fit, the relative deviation
-``delta`` of the value at which the expected chi-square reaches the critical value.
+*Resolution* is the smallest relative deviation the test catches with probability
+``POWER`` (90%): for the z-test ``(z + z_power) * stderr / |claimed|``; for the fit, the
+relative deviation ``delta`` of the tested part of the value (for an asymptotic claim the
+part that decays, ``value - limit``, when there is one) at which the noncentral
+chi-square exceeds the critical value with that probability.
 """
 
 from __future__ import annotations
@@ -57,6 +59,39 @@ def chi2_quantile(p: float, dof: int) -> float:
         return float((lo + hi) / 2)
 
 
+POWER = 0.9  # detection probability at which resolution is stated
+
+
+def ncx2_sf(x: float, dof: int, lam: float) -> float:
+    """Survival function of the noncentral chi-square law (Poisson mixture of central ones)."""
+    if lam <= 0:
+        return chi2_sf(x, dof)
+    with mpmath.workdps(30):
+        half = mpmath.mpf(lam) / 2
+        total, j = mpmath.mpf(0), 0
+        weight = mpmath.exp(-half)
+        while True:
+            total += weight * chi2_sf(x, dof + 2 * j)
+            j += 1
+            weight *= half / j
+            if j > half and weight < mpmath.mpf(10) ** -20:
+                return float(total)
+
+
+def noncentrality_for_power(critical: float, dof: int, power: float = POWER) -> float:
+    """The noncentrality at which a chi-square test with this critical value rejects with ``power``."""
+    lo, hi = 0.0, 1.0
+    while ncx2_sf(critical, dof, hi) < power:
+        hi *= 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if ncx2_sf(critical, dof, mid) < power:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
 def bonferroni_z(alpha: float, tests: int) -> float:
     """Two-sided z threshold holding the suite-wide false-alarm rate at ``alpha``."""
     return normal_quantile(1 - alpha / (2 * max(1, tests)))
@@ -79,23 +114,27 @@ class ZTest:
 
     @property
     def absolute_resolution(self) -> float:
-        """The smallest absolute deviation the test would catch."""
-        return self.z_threshold * self.stderr
+        """The smallest absolute deviation the test catches with probability ``POWER``."""
+        return (self.z_threshold + normal_quantile(POWER)) * self.stderr
 
     @property
     def resolution(self) -> float | None:
-        """The smallest relative deviation the test would catch (None for a claimed value of zero)."""
+        """The smallest relative deviation caught with probability ``POWER`` (None for a claimed zero)."""
         return self.absolute_resolution / abs(self.claimed) if self.claimed else None
 
 
 @dataclass
 class OrderFit:
-    """WLS fit of remainders by ``c_p x**-p + c_{p+1} x**-(p+1)`` and its chi-square test."""
+    """WLS fit of remainders by ``c_p x**-p + c_{p+1} x**-(p+1)`` and its chi-square test.
+
+    ``tested`` is the part of the claimed values whose relative deviation the resolution
+    refers to (the claimed values themselves, or their decaying part).
+    """
 
     xs: list[float]
     remainders: list[float]
     stderrs: list[float]
-    claimed: list[float]
+    tested: list[float]
     order: int
     alpha_test: float
     coefficients: tuple[float, float] = (0.0, 0.0)
@@ -116,11 +155,12 @@ class OrderFit:
         self.chi2 = sum(wi * (r - f) ** 2 for wi, r, f in zip(w, self.remainders, fitted))
         self.dof = k - 2
         self.critical = chi2_quantile(1 - self.alpha_test, self.dof)
-        # noncentrality of a relative deviation delta of the claimed values: delta^2 * |P_perp W^1/2 Y|^2
-        cy = _wls(basis, self.claimed, w)
-        resid_y = [y - (b[0] * cy[0] + b[1] * cy[1]) for y, b in zip(self.claimed, basis)]
+        # noncentrality of a relative deviation delta of the tested part: delta^2 * |P_perp W^1/2 Y|^2
+        cy = _wls(basis, self.tested, w)
+        resid_y = [y - (b[0] * cy[0] + b[1] * cy[1]) for y, b in zip(self.tested, basis)]
         lam1 = sum(wi * r * r for wi, r in zip(w, resid_y))
-        self.resolution = math.sqrt(max(self.critical - self.dof, 0.0) / lam1) if lam1 > 0 else math.inf
+        needed = noncentrality_for_power(self.critical, self.dof)
+        self.resolution = math.sqrt(needed / lam1) if lam1 > 0 else math.inf
 
     @property
     def passed(self) -> bool:

@@ -19,7 +19,7 @@ which vanishes only for symmetric h.
 
 import sympy as sp
 
-from bnsym import Asymptotic, Erratum, Identity, ProcessClaim, Source, Theorem
+from bnsym import Asymptotic, Derivation, Erratum, Identity, ProcessClaim, Source, Theorem, by
 
 from .symbols import M, kappa, mu_P, rho, sigma_P
 
@@ -29,6 +29,17 @@ mean_sigma_sq = (_M - 1) / _M * _s**2
 var_sigma_sq = (_M - 1) ** 2 / _M**3 * _s**4 * (_rho + 2 + 2 / (_M - 1))
 cov_mu_sigma_sq = (_M - 1) / _M**2 * _kappa * _s**3
 var_mu = _s**2 / _M
+
+_mu = mu_P.symbol
+mean_var_derivation = Derivation(
+    title="E[sigma_B^2] = (M-1)/M sigma_P^2: E[(1/M) sum h_i^2] - E[mu_B^2]",
+    chain=[
+        _M * (_s**2 + _mu**2) / _M - (var_mu + _mu**2),
+        (_s**2 + _mu**2 - _s**2 / _M - _mu**2, by.because("E[h^2] = sigma_P^2 + mu_P^2, E[mu_B^2] = sigma_P^2/M"
+                                                         " + mu_P^2")),
+        (mean_sigma_sq, by.algebra),
+    ],
+)
 
 prior_var_mu = ProcessClaim(
     title="M Var(mu_B) = sigma_P^2 for every M",
@@ -127,7 +138,7 @@ L1 = Theorem(
     source=Source("Luo et al., ICLR 2019", "Sec. 2"),
     params=(M, rho, kappa, sigma_P, mu_P),
     claims=(
-        prior_var_mu, prior_mean_var, prior_var_var, var_var_limit, delta_method, prior_var_sigma,
+        mean_var_derivation, prior_var_mu, prior_mean_var, prior_var_var, var_var_limit, delta_method, prior_var_sigma,
         mean_sigma_expansion, mean_sigma_gaussian,
         Erratum(mean_sigma_printed, mean_sigma_corrected,
                 "E[sigma_B] is below sigma_P by ((rho+2)/8 + 1/2)/M to first order"),
