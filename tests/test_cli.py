@@ -122,7 +122,7 @@ def test_verify_theorem_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert statuses and all(s in ("PROVEN", "NUMERIC") for s in statuses.values())
     assert sum(data["summary"].values()) == len(statuses)
     assert "luo2019.L1.prior_var_mu" in data["monte_carlo_only"]  # process claims are left to `check`
-    assert all(c["method"] and c["kind"] in ("identity", "asymptotic") for c in theorem["claims"])
+    assert all(c["method"] and c["kind"] in ("identity", "asymptotic", "derivation") for c in theorem["claims"])
     assert "PROVEN" in err  # progress lines go to stderr, never into the JSON
 
 
