@@ -450,3 +450,13 @@ def test_asymptotic_remainder_half_an_order_too_low_is_refuted() -> None:
     claim = Asymptotic(title="half order", lhs=1 / MM + MM ** sp.Rational(-3, 2), rhs=1 / MM, var=M, order=2)
     v = _verify(claim, Settings(budget=5.0, points=12, symbolic=False))
     assert v.status is Status.REFUTED
+
+
+def test_order_fit_with_the_first_neglected_term() -> None:
+    xs = [16.0, 32.0, 64.0, 128.0, 256.0]
+    remainders = [3 / x**2 + 200 / x**4 for x in xs]  # a large first neglected term
+    se = [1e-7] * len(xs)
+    two = OrderFit(xs, remainders, se, [1 / x for x in xs], 2, 1e-3)
+    three = OrderFit(xs, remainders, se, [1 / x for x in xs], 2, 1e-3, terms=3)
+    assert not two.passed  # precise enough to see the neglected term: the two-term fit rejects
+    assert three.passed and three.dof == 2

@@ -159,6 +159,7 @@ def _resolution_scale(tested: float) -> float:
 
 
 SAFETY = 1.1  # sample-size margin over the pilot's variance estimate
+ORDER_FIT_TERMS = 2  # the declared order and the next; 3 (first neglected term too) cost 4x the samples on L2
 PROGRESS_EVERY = 2.0  # seconds between progress lines of a long simulation
 TOP_UPS = 2  # re-estimations of the sample size after the pilot
 
@@ -249,7 +250,7 @@ def _fit(claim: ProcessClaim, ladder: list[_Row], alpha_test: float) -> OrderFit
     assert claim.var is not None
     xs = [float(r.point[claim.var.name]) for r in ladder]
     return OrderFit(xs, [r.estimate - r.claimed for r in ladder], [r.stderr for r in ladder],
-                    [r.tested for r in ladder], claim.order, alpha_test)
+                    [r.tested for r in ladder], claim.order, alpha_test, ORDER_FIT_TERMS)
 
 
 def _groups(check: MonteCarloCheck, pts: list[dict[str, Any]]) -> list[list[int]]:

@@ -137,7 +137,8 @@ class OrderFit:
     tested: list[float]
     order: int
     alpha_test: float
-    coefficients: tuple[float, float] = (0.0, 0.0)
+    terms: int = 2  # basis c_p x^-p ... c_{p+terms-1} x^-(p+terms-1)
+    coefficients: tuple[float, ...] = ()
     chi2: float = 0.0
     dof: int = 0
     critical: float = 0.0
@@ -145,19 +146,19 @@ class OrderFit:
 
     def __post_init__(self) -> None:
         k = len(self.xs)
-        if k < 3:
-            raise ValueError("an order fit needs at least three ladder points")
+        if k <= self.terms:
+            raise ValueError(f"an order fit with {self.terms} terms needs at least {self.terms + 1} ladder points")
         w = [1.0 / (s * s) for s in self.stderrs]
-        basis = [[x ** -self.order, x ** -(self.order + 1)] for x in self.xs]
+        basis = [[x ** -(self.order + j) for j in range(self.terms)] for x in self.xs]
         c = _wls(basis, self.remainders, w)
-        self.coefficients = (c[0], c[1])
-        fitted = [b[0] * c[0] + b[1] * c[1] for b in basis]
+        self.coefficients = tuple(c)
+        fitted = [sum(bj * cj for bj, cj in zip(b, c)) for b in basis]
         self.chi2 = sum(wi * (r - f) ** 2 for wi, r, f in zip(w, self.remainders, fitted))
-        self.dof = k - 2
+        self.dof = k - self.terms
         self.critical = chi2_quantile(1 - self.alpha_test, self.dof)
         # noncentrality of a relative deviation delta of the tested part: delta^2 * |P_perp W^1/2 Y|^2
         cy = _wls(basis, self.tested, w)
-        resid_y = [y - (b[0] * cy[0] + b[1] * cy[1]) for y, b in zip(self.tested, basis)]
+        resid_y = [y - sum(bj * cj for bj, cj in zip(b, cy)) for y, b in zip(self.tested, basis)]
         lam1 = sum(wi * r * r for wi, r in zip(w, resid_y))
         needed = noncentrality_for_power(self.critical, self.dof)
         self.resolution = math.sqrt(needed / lam1) if lam1 > 0 else math.inf
@@ -172,11 +173,16 @@ class OrderFit:
 
 
 def _wls(basis: list[list[float]], y: list[float], w: list[float]) -> list[float]:
-    """Weighted least squares for two basis columns (normal equations, solved exactly)."""
-    a11 = sum(wi * b[0] * b[0] for wi, b in zip(w, basis))
-    a12 = sum(wi * b[0] * b[1] for wi, b in zip(w, basis))
-    a22 = sum(wi * b[1] * b[1] for wi, b in zip(w, basis))
-    r1 = sum(wi * b[0] * yi for wi, b, yi in zip(w, basis, y))
-    r2 = sum(wi * b[1] * yi for wi, b, yi in zip(w, basis, y))
-    det = a11 * a22 - a12 * a12
-    return [(r1 * a22 - r2 * a12) / det, (a11 * r2 - a12 * r1) / det]
+    """Weighted least squares by the normal equations, solved at 30 digits (the powers of 1/M are nearly
+    collinear, so double precision would lose most of the coefficients)."""
+    n = len(basis[0])
+    with mpmath.workdps(30):
+        a = mpmath.matrix(n, n)
+        r = mpmath.matrix(n, 1)
+        for wi, b, yi in zip(w, basis, y):
+            for i in range(n):
+                r[i] += mpmath.mpf(wi) * b[i] * yi
+                for j in range(n):
+                    a[i, j] += mpmath.mpf(wi) * b[i] * b[j]
+        c = mpmath.lu_solve(a, r)
+        return [float(c[i]) for i in range(n)]
