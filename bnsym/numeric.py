@@ -87,8 +87,9 @@ def _region(params: list[Param]) -> dict[str, str]:
 
 
 def _evaluate(fn: Callable[..., Any], point: list[Any], dps: int) -> Any:
+    """A real value of ``fn`` at ``point`` (ValueError when it is complex)."""
     with mpmath.workdps(dps):
-        return _real(fn(*[mpmath.mpf(v) for v in point]))
+        return _real(_value(fn, point, dps))
 
 
 def check_equal(lhs: sp.Expr, rhs: sp.Expr, params: list[Param], points: int = DEFAULT_POINTS,

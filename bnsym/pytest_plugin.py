@@ -52,20 +52,14 @@ class DerivationFile(pytest.File):
     """A module (or package) of derivations: one item per claim of each theorem."""
 
     def collect(self) -> Any:
-        from .registry import Catalog, _family, load_file
+        from .registry import Catalog, load_file, load_package_module
 
         path = Path(self.path)
         catalog = Catalog()
         if path.parent.parent.name == "derivations" or path.parent.name == "derivations":
-            from .registry import _import_package_module
-
             root = path.parent.parent if path.name != "__init__.py" else path.parent.parent.parent
             name = path.stem if path.name != "__init__.py" else path.parent.name
-            module = _import_package_module(root, "derivations", name)
-            catalog.add_module(module, name, str(path), _family(module))
-            checks_dir = root / "checks"
-            if (checks_dir / name).exists() or (checks_dir / f"{name}.py").exists():
-                catalog.add_checks(_import_package_module(root, "checks", name))
+            load_package_module(root, name, catalog, with_checks=True)
         else:
             load_file(path, catalog, with_checks=True)
         for entry in catalog.entries.values():

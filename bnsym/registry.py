@@ -162,13 +162,28 @@ def load_builtin(catalog: Catalog | None = None, with_checks: bool = False) -> C
         raise DerivationFileError(
             "no built-in derivations found: install bnsym from its repository with `pip install -e .`,"
             " or set BNSYM_HOME to the folder holding derivations/")
-    for name in _module_names(root / "derivations"):
-        mod = _import_package_module(root, "derivations", name)
-        catalog.add_module(mod, name, f"derivations/{name}", _family(mod))
-    if with_checks and (root / "checks").is_dir():
-        for name in _module_names(root / "checks"):
-            catalog.add_checks(_import_package_module(root, "checks", name))
+    names = _module_names(root / "derivations")
+    for name in names:
+        load_package_module(root, name, catalog, with_checks=False)
+    if with_checks:  # after every theorem is known, so a check may name a claim of any paper
+        for name in names:
+            _add_package_checks(root, name, catalog)
     return catalog
+
+
+def load_package_module(root: Path, name: str, catalog: Catalog, with_checks: bool = False) -> Catalog:
+    """Load ``derivations/<name>`` under ``root`` (and ``checks/<name>`` when present and asked for)."""
+    mod = _import_package_module(root, "derivations", name)
+    catalog.add_module(mod, name, f"derivations/{name}", _family(mod))
+    if with_checks:
+        _add_package_checks(root, name, catalog)
+    return catalog
+
+
+def _add_package_checks(root: Path, name: str, catalog: Catalog) -> None:
+    checks = root / "checks"
+    if (checks / name).is_dir() or (checks / f"{name}.py").is_file():
+        catalog.add_checks(_import_package_module(root, "checks", name))
 
 
 def load_file(path: str | Path, catalog: Catalog | None = None, with_checks: bool = False) -> Catalog:
