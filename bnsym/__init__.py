@@ -9,6 +9,8 @@ from .claims import (
                      Claim,
                      Derivation,
                      Erratum,
+                     Flow,
+                     GaussianExpectation,
                      Identity,
                      Inequality,
                      ProcessClaim,
@@ -24,6 +26,6 @@ from .verdict import Status, Verdict
 __version__ = "0.1.0"
 
 __all__ = [
-    "Asymptotic", "BnsymError", "Claim", "Derivation", "Erratum", "Identity", "Inequality", "Param",
-    "ProcessClaim", "Sign", "Source", "Status", "Theorem", "Verdict", "by", "__version__",
+    "Asymptotic", "BnsymError", "Claim", "Derivation", "Erratum", "Flow", "GaussianExpectation", "Identity",
+    "Inequality", "Param", "ProcessClaim", "Sign", "Source", "Status", "Theorem", "Verdict", "by", "__version__",
 ]

@@ -7,6 +7,8 @@ A *claim* is one statement about closed forms or about a random process:
   :func:`Sign` is the special case ``expr < 0`` (stability of an eigenvalue);
 * :class:`Asymptotic` -- ``lhs == rhs + O(var**-order)`` as ``var -> oo``;
 * :class:`Derivation` -- a chain ``e0 == e1 == ... == en``, each link with a justification;
+* :class:`GaussianExpectation` -- ``E[f(s, t)] == value`` over a centred bivariate Gaussian,
+  checked by 2-D quadrature only (:mod:`bnsym.quadrature`);
 * :class:`ProcessClaim` -- a quantity defined by a random process (a variance of a batch
   statistic, an expected loss) equals a closed form, exactly or up to ``O(var**-order)``.
   Only a Monte Carlo simulation of the process can check it (``bnsym check``).
@@ -208,6 +210,61 @@ class Asymptotic(Claim):
         return (self.lhs, self.rhs)
 
 
+@dataclass(frozen=True)
+class GaussianExpectation(Claim):
+    """``E[integrand] == value`` for ``variables ~ N(0, covariance)``, a centred bivariate Gaussian.
+
+    ``variables`` are the two symbols integrated over: they are bound, so they need no
+    :class:`Param` (the theorem's parameters are the other symbols of the integrand, the
+    covariance and the value). ``covariance`` is a symmetric 2x2 matrix (nested tuples or a
+    SymPy Matrix) of closed forms in the parameters. The integrand may be non-smooth where a
+    linear form ``a*s + b*t`` changes sign (Heaviside, Max, Min, Abs, sign, Piecewise
+    conditions); any other kink is refused. Decided numerically only, by 2-D quadrature
+    (:mod:`bnsym.quadrature`); the best verdict is NUMERIC.
+    """
+
+    integrand: sp.Expr = sp.S.Zero
+    variables: tuple[sp.Symbol, ...] = ()
+    covariance: tuple[tuple[sp.Expr, ...], ...] = ()
+    value: sp.Expr = sp.S.Zero
+    kind = "gaussian expectation"
+
+    def __post_init__(self) -> None:
+        what = self.title or "gaussian expectation"
+        variables = tuple(v.symbol if isinstance(v, Param) else v for v in self.variables)
+        if len(variables) != 2:
+            raise DefinitionError(f"{what}: variables must be the two symbols integrated over, not {len(variables)}")
+        if not all(isinstance(v, sp.Symbol) for v in variables) or variables[0] == variables[1]:
+            raise DefinitionError(f"{what}: variables must be two distinct SymPy symbols, not {variables!r}")
+        rows = [list(r) for r in (self.covariance.tolist() if isinstance(self.covariance, sp.MatrixBase)
+                                  else self.covariance)]
+        if len(rows) != 2 or any(len(r) != 2 for r in rows):
+            raise DefinitionError(f"{what}: covariance must be a 2x2 matrix, not {self.covariance!r}")
+        cov = tuple(tuple(_expr(e, f"{what} covariance") for e in r) for r in rows)
+        if sp.expand(cov[0][1] - cov[1][0]) != 0 and sp.simplify(cov[0][1] - cov[1][0]) != 0:
+            raise DefinitionError(f"{what}: covariance is not symmetric: {cov[0][1]} != {cov[1][0]}")
+        value = _expr(self.value, f"{what} value")
+        bound = set(variables)
+        for name, e in [("value", value)] + [("covariance", e) for r in cov for e in r]:
+            if e.free_symbols & bound:
+                raise DefinitionError(f"{what}: the {name} {e} depends on an integration variable")
+        object.__setattr__(self, "variables", variables)
+        object.__setattr__(self, "covariance", cov)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "integrand", _expr(self.integrand, f"{what} integrand"))
+        from .quadrature import kinks
+
+        kinks(self.integrand, variables, what)  # refuses a non-smooth piece the quadrature cannot split
+
+    def expressions(self) -> tuple[sp.Expr, ...]:
+        """The closed forms in the parameters: the value and the covariance. The integrand is left
+        out (its variables are bound); :meth:`free_symbols` adds its parameters."""
+        return (self.value,) + tuple(e for r in self.covariance for e in r)
+
+    def free_symbols(self) -> set[sp.Symbol]:
+        return super().free_symbols() | (self.integrand.free_symbols - set(self.variables))
+
+
 Link = Union[sp.Expr, tuple]
 
 
@@ -247,12 +304,48 @@ class Derivation(Claim):
 
 
 @dataclass(frozen=True)
+class Flow:
+    """An ODE system ``d state / d time = rhs``: the law a process is claimed to follow.
+
+    ``state`` are the state variables (their symbols appear in ``rhs`` and, in a
+    :class:`ProcessClaim` with this flow, stand for the state at the point's ``time``);
+    ``initial`` are the parameters that give the state at time 0, in the same order.
+    The domains of the state variables bound the state space (the integrator keeps the
+    state inside them). The solution is computed numerically (:mod:`bnsym.flow`) from
+    these SymPy expressions only.
+    """
+
+    state: tuple[Param, ...]
+    rhs: tuple[sp.Expr, ...]
+    initial: tuple[Param, ...]
+    time: Param
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", tuple(self.state))
+        object.__setattr__(self, "initial", tuple(self.initial))
+        object.__setattr__(self, "rhs", tuple(_expr(e, f"{self.title} rhs") for e in self.rhs))
+        if not (len(self.state) == len(self.rhs) == len(self.initial)) or not self.state:
+            raise DefinitionError(f"flow {self.title!r}: state, rhs and initial must have the same (nonzero) length")
+
+    @property
+    def params(self) -> tuple[Param, ...]:
+        return self.state + self.initial + (self.time,)
+
+
+ONE_SIDED = ("<", ">")
+
+
+@dataclass(frozen=True)
 class ProcessClaim(Claim):
-    """A quantity of a random process equals ``value``.
+    """A quantity of a random process equals ``value`` (or lies below / above it).
 
     ``quantity`` names the process quantity in words (``"M * Var(mu_B)"``) and
     ``quantity_tex`` typesets it. With ``var``/``order`` set the claim is asymptotic:
     ``quantity == value + O(var**-order)``; without, it is exact for every point.
+    ``op`` ``"<"`` or ``">"`` makes an exact claim one-sided (``quantity < value``): a sign
+    or a bound. With ``flow`` set, ``value`` may use the flow's state symbols, meaning the
+    solution of that ODE at the point's time from the point's initial state.
     Only a Monte Carlo check can decide it; the check module pairs it with a simulator.
     """
 
@@ -261,6 +354,8 @@ class ProcessClaim(Claim):
     value: sp.Expr = sp.S.Zero
     var: Param | None = None
     order: int = 0
+    op: str = "=="
+    flow: Flow | None = None
     holds: str = "in expectation"
     kind = "process"
 
@@ -269,14 +364,23 @@ class ProcessClaim(Claim):
             raise DefinitionError(f"{self.title}: a process claim needs quantity=")
         if (self.var is None) != (self.order == 0):
             raise DefinitionError(f"{self.title}: give both var= and order= for an asymptotic process claim")
+        if self.op not in ("==",) + ONE_SIDED:
+            raise DefinitionError(f"{self.title}: op must be '==', '<' or '>', not {self.op!r}")
+        if self.op != "==" and self.var is not None:
+            raise DefinitionError(f"{self.title}: a one-sided process claim cannot be asymptotic")
         object.__setattr__(self, "value", _expr(self.value, self.title or "process value"))
 
     @property
     def asymptotic(self) -> bool:
         return self.var is not None
 
+    @property
+    def extra_params(self) -> tuple[Param, ...]:
+        """Parameters the claim brings along (its flow's state, initial values and time)."""
+        return self.flow.params if self.flow is not None else ()
+
     def expressions(self) -> tuple[sp.Expr, ...]:
-        return (self.value,)
+        return (self.value,) + (self.flow.rhs if self.flow is not None else ())
 
 
 @dataclass(frozen=True)
@@ -331,6 +435,8 @@ class Theorem:
         var = getattr(claim, "var", None)
         if var is not None:
             dom.setdefault(var.symbol, var)
+        for p in getattr(claim, "extra_params", ()):
+            dom.setdefault(p.symbol, p)
         missing = sorted(s.name for s in claim.free_symbols() if s not in dom)
         if missing:
             raise DefinitionError(

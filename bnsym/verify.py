@@ -3,7 +3,8 @@
 ``verify_claim`` turns one claim into a :class:`~bnsym.verdict.Verdict`. A derivation is
 verified link by link, so a failure names the first link that disagrees. Process claims
 (statements about a random process) are not decided here: ``bnsym check`` runs their
-Monte Carlo checks.
+Monte Carlo checks. A Gaussian expectation gets no symbolic attempt: it is compared with
+its closed form by 2-D quadrature (:mod:`bnsym.quadrature`), NUMERIC at best.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 
 import sympy as sp
 
-from . import numeric, prover
+from . import numeric, prover, quadrature
 from .budget import run_with_budget
-from .claims import Asymptotic, Claim, Derivation, Identity, Inequality, ProcessClaim, Theorem
+from .claims import Asymptotic, Claim, Derivation, GaussianExpectation, Identity, Inequality, ProcessClaim, Theorem
 from .params import Param, params_of
 from .verdict import Status, Verdict, weakest
 
@@ -31,6 +32,8 @@ class Settings:
     dps: int = numeric.DEFAULT_DPS
     seed: int = 0
     symbolic: bool = True  # False: skip the prover (numeric only)
+    quadrature_points: int = quadrature.DEFAULT_POINTS  # points for a GaussianExpectation (2-D quadrature each)
+    quadrature_dps: int = quadrature.DEFAULT_DPS
 
 
 def _params(theorem: Theorem, claim: Claim, exprs: tuple[sp.Expr, ...]) -> list[Param]:
@@ -93,12 +96,35 @@ def _symbolic_refutation(claim_id: str, proof: prover.ProofResult, res: Any, rol
     return v
 
 
+def _gaussian_expectation(theorem: Theorem, claim: GaussianExpectation, claim_id: str, role: str,
+                          settings: Settings, started: float) -> Verdict:
+    """No symbolic attempt: the expectation is compared with its closed form by 2-D quadrature at
+    ``settings.quadrature_points`` random points, ``settings.quadrature_dps`` digits."""
+    syms = claim.free_symbols()
+    params = params_of(sp.Tuple(*syms) if syms else sp.S.Zero, theorem.domain(claim))
+    quadrature.warm(settings.quadrature_dps)  # rules built once here, inherited by every budgeted child
+    out = run_with_budget(quadrature.check_gaussian_expectation, claim, params, settings.quadrature_points,
+                          settings.quadrature_dps, settings.seed, seconds=settings.numeric_budget)
+    if out.ok:
+        res = out.value
+    else:
+        why = f"numeric budget of {settings.numeric_budget:g} s spent" if out.timed_out else out.error
+        res = numeric.NumericResult(None, 0, settings.quadrature_dps, detail=why)
+    v = _numeric_verdict(claim_id, res, role, None, started)
+    v.method = "mpmath:quadrature"
+    v.evidence["prover_note"] = "no symbolic attempt: an expectation is checked by quadrature only"
+    v.evidence["max_relative_deviation"] = res.max_residual
+    return v
+
+
 def verify_claim(theorem: Theorem, claim: Claim, claim_id: str, role: str = "claim",
                  settings: Settings = Settings()) -> Verdict | None:
     """Verify one claim; ``None`` for a process claim (decided by ``bnsym check``)."""
     started = time.perf_counter()
     if isinstance(claim, ProcessClaim):
         return None
+    if isinstance(claim, GaussianExpectation):
+        return _gaussian_expectation(theorem, claim, claim_id, role, settings, started)
     params = _params(theorem, claim, claim.expressions())
     if isinstance(claim, Identity):
         return _equality(claim_id, claim.lhs, claim.rhs, params, role, settings)

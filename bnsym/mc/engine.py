@@ -62,11 +62,14 @@ class MonteCarloCheck:
     max_units: int = 1_000_000
     chunk_elements: int = 1 << 21  # draws per chunk: keeps each tensor near 16 MB
     pilot_units: int = 4_000
+    unit_size: str = "M"  # the point's key giving the draws per unit (a batch of M, a weight vector of N)
+    min_chunk: int = 64
+    digest: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None  # extra findings from the rows
 
     def chunk_units(self, points: list[dict[str, Any]]) -> int:
-        """Units per chunk, so that a chunk holds about ``chunk_elements`` draws (a unit of M draws each)."""
-        per_unit = max(int(p.get("M", 1)) for p in points) * len(points)
-        return max(64, self.chunk_elements // per_unit)
+        """Units per chunk, so that a chunk holds about ``chunk_elements`` draws."""
+        per_unit = max(int(p.get(self.unit_size, 1)) for p in points) * len(points)
+        return max(self.min_chunk, self.chunk_elements // per_unit)
 
     def resolved_points(self) -> list[dict[str, Any]]:
         pts = self.points() if callable(self.points) else self.points
@@ -113,8 +116,20 @@ def seed_for(base: int, process: str, points: str) -> int:
 
 
 def claimed_values(claim: ProcessClaim, theorem: Theorem, pts: list[dict[str, Any]]) -> list[float]:
-    """The closed form at each point, via lambdify of the claim's value (mpmath, 30 digits)."""
+    """The closed form at each point, via lambdify of the claim's value (mpmath, 30 digits);
+    for a claim on a flow, the value on the ODE solution at the point's time."""
     dom = theorem.domain(claim)
+    if claim.flow is not None:
+        from ..flow import value_on_flow
+
+        out = []
+        for p in pts:
+            for name, v in p.items():
+                sym = next((s for s in dom if s.name == name), None)
+                if sym is not None and not isinstance(v, str):
+                    dom[sym].check(v)
+            out.append(value_on_flow(claim.value, claim.flow, p)[0])
+        return out
     symbols = sorted(claim.value.free_symbols, key=lambda s: s.name)
     fn = compile_mpmath(claim.value, symbols)
     out = []
@@ -137,7 +152,7 @@ def tested_parts(claim: ProcessClaim, pts: list[dict[str, Any]], claimed: list[f
     decaying part ``value - limit``: a check must resolve the coefficient it asserts, not
     only the limit. Otherwise (exact claims, or a value equal to its limit) the value.
     """
-    if claim.var is None:
+    if claim.var is None or claim.flow is not None:
         return claimed, "value"
     var = claim.var.symbol
     limit = sp.limit(claim.value, var, sp.oo)
@@ -319,8 +334,15 @@ def _run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options:
     resolution: float | None
     if claim.asymptotic:
         status, summary, resolution = _asymptotic_verdict(claim, rows, options, evidence)
+    elif claim.op != "==":
+        status, summary, resolution = _one_sided_verdict(rows, claim.op, options, evidence)
     else:
         status, summary, resolution = _exact_verdict(rows, z, evidence)
+    if check.digest is not None:
+        found = check.digest(evidence.get("rows", []))
+        evidence["digest"] = found
+        if found.get("summary"):
+            summary += f"; {found['summary']}"
     evidence["resolution"] = resolution
     evidence["samples"] = sum(r.units for r in rows)
     evidence["seconds"] = time.perf_counter() - started
@@ -358,6 +380,36 @@ def _exact_verdict(rows: list[_Row], z: float, evidence: dict[str, Any]) -> tupl
                 f" (z = {t.z:.1f}, threshold {z:.2f})", resolution)
     return (Status.CONSISTENT,
             f"{len(rows)} point(s) agree within {z:.2f} standard errors; {res_text}", resolution)
+
+
+def _one_sided_verdict(rows: list[_Row], op: str, options: RunOptions,
+                       evidence: dict[str, Any]) -> tuple[Status, str, float | None]:
+    """``quantity < value`` (or ``>``) at every point: refuted where the estimate lies on the
+    wrong side by more than the one-sided Bonferroni threshold."""
+    z1 = normal_quantile(1 - options.alpha / max(1, options.tests_in_suite))
+    sign = 1.0 if op == "<" else -1.0
+    table, failures = [], []
+    for r in rows:
+        zval = (r.estimate - r.claimed) / r.stderr if r.stderr > 0 else math.inf
+        passed = sign * zval <= z1
+        table.append({**_fmt_point(r.point), "estimate": r.estimate, "stderr": r.stderr, "claimed": r.claimed,
+                      "z": zval, "samples": r.units, "absolute_resolution": (z1 + normal_quantile(POWER)) * r.stderr,
+                      "pass": passed})
+        if not passed:
+            failures.append((r, zval))
+    evidence.update(test=f"one-sided z-test per point: refuted when the estimate is {'above' if op == '<' else 'below'}"
+                    f" the bound by more than {z1:.3f} standard errors", rows=table)
+    degenerate = [r for r in rows if not r.stderr > 0]
+    if degenerate:
+        return (Status.UNDECIDED, f"zero standard error at {_short(degenerate[0].point)}: too few units"
+                f" ({degenerate[0].units}) to test", None)
+    if failures:
+        r, zval = max(failures, key=lambda f: sign * f[1])
+        return (Status.REFUTED, f"at {_short(r.point)}: estimate {r.estimate:.6g} +- {r.stderr:.2g} is not {op}"
+                f" {r.claimed:.6g} (z = {zval:.1f}, threshold {z1:.2f})", None)
+    worst = max(row["absolute_resolution"] for row in table)
+    return (Status.CONSISTENT, f"{len(rows)} point(s) on the claimed side ({op} bound) within {z1:.2f} standard"
+            f" errors; absolute resolution {worst:.2g}", None)
 
 
 def _asymptotic_verdict(claim: ProcessClaim, rows: list[_Row], options: RunOptions,

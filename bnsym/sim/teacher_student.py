@@ -1,0 +1,411 @@
+"""Online SGD in the teacher-student model of Luo et al. (ICLR 2019, Sec. 3), run in torch.
+
+The model. An input x ~ N(0, I/N) is drawn fresh at every step. A teacher w* in R^N with
+||w*||^2 = N labels it by g(t), t = w*.x, with the activation g
+
+* ``relu``  g(u) = max(0, u),            g'(u) = 1{u > 0},
+* ``erf``   g(u) = erf(u / sqrt(2)),     g'(u) = sqrt(2/pi) exp(-u^2 / 2).
+
+Three students (``Student.method``), each trained by exact gradient steps of its
+per-sample loss, with delta = g'(s) (g(t) - g(s)):
+
+* ``bn``   normalised student (BN as population normalisation plus a scale gamma):
+           s = w~.x, w~ = gamma sqrt(N) w / ||w||, trainable w and gamma,
+           l = 1/2 (g(t) - g(s))^2 + 1/2 zeta gamma^2;
+           w     <- w + eta delta (gamma sqrt(N) / ||w|| x - s / ||w||^2 w)       (= w - eta dl/dw)
+           gamma <- gamma + eta_gamma (delta s / gamma - zeta gamma)             (= gamma - eta_gamma dl/dgamma)
+           with eta_gamma = eta / N (``gamma_rate="corrected"``) or eta (``"printed"``);
+           delta s / gamma is evaluated as delta sqrt(N) (w.x) / ||w||, its value at any gamma != 0;
+* ``wn``   the same with gamma fixed at 1 and no decay (only w is trained);
+* ``sgd``  plain student s = w.x, l = 1/2 (g(t) - g(s))^2, w <- w + eta delta x.
+
+Both updates of a step use s, gamma and ||w|| from before the step (simultaneous update).
+With ``frozen_length`` (bn and wn only) w is rescaled after every step to its initial norm
+L0 sqrt(N): the loss does not depend on the scale of w, so the direction dynamics of each
+step are unchanged and the effective learning rate eta / ||w||^2 stays fixed. The rescaling is
+folded into the update, w <- r ((1 + c2) w + c1 x) with r = L0 sqrt(N) / ||(1 + c2) w + c1 x||,
+the new norm taken from the exact expansion (1 + c2)^2 ||w||^2 + 2 (1 + c2) c1 w.x + c1^2 ||x||^2.
+
+Order parameters, recorded per run: ``bn``/``wn``: (gamma, R, L) with R = w.w* / (||w|| ||w*||)
+and L = ||w|| / sqrt(N) (gamma = 1 for ``wn``); ``sgd``: (L, R, L), its scale being ||w|| / sqrt(N).
+
+Initial state. w* = sqrt(N) g / ||g|| and w = L0 sqrt(N) (R0 u* + sqrt(1 - R0^2) v), with
+u* = w* / ||w*|| and v the normalised component of a second Gaussian vector orthogonal to u*;
+for ``sgd`` L0 is gamma0, so that ||w|| = gamma0 sqrt(N).
+
+Batching and common random numbers. All len(etas) x replicas runs are one tensor of shape
+[E, replicas, N], the learning rate a per-row tensor; the only Python loop is over SGD steps.
+Replica r sees the same teacher, initial student and input sequence at every learning rate
+(common random numbers, as in ``bnsym.sim.batchnorm``): runs of one learning rate are
+independent of each other, runs of different learning rates with the same r are not.
+
+Order of draws from the generator, all ``torch.randn`` in the working dtype on ``device``:
+1. the teacher directions g, shape [replicas, N];
+2. the vectors v is made from, shape [replicas, N];
+3. the inputs, sqrt(N) x, in consecutive blocks of shape [K, replicas, N] (step-major), in
+   ``draw_dtype`` when one is given (then converted to the working dtype),
+   K steps per block, K = min(remaining steps, max(1, 64 MiB // (replicas N itemsize))).
+The block sizes follow from (replicas, N, dtype, steps), so a seed on a device always gives the
+same run; a run of fewer steps is not, in general, a prefix of a longer one's draws.
+
+Divergence. Nothing is clamped and no exception is raised: non-finite values propagate through
+the arithmetic. A run is marked diverged at the first step at which ||w||^2, s or gamma is not
+finite; all of its records from that step on are nan, as is any record that is not finite.
+
+Nothing here evaluates a formula of the theory (no Gaussian expectation, no ODE): the functions
+only run the stochastic process. ``gaussian_pair_terms`` samples the pair (s, t) directly, for
+Monte Carlo estimates of the Gaussian expectations in the theory's ODEs.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+
+from ..errors import UsageError
+
+METHODS = ("bn", "wn", "sgd")
+ACTIVATIONS = ("relu", "erf")
+GAMMA_RATES = ("corrected", "printed")
+DTYPES = (torch.float64, torch.float32)
+BLOCK_BYTES = 64 * 2**20  # cap on one block of input draws
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Student:
+    """The student trained by :func:`online_sgd` (see the module docstring).
+
+    ``zeta`` (weight decay on gamma), ``gamma_rate`` and ``frozen_length`` apply to ``bn``;
+    ``frozen_length`` also to ``wn``. Setting one where it does not apply is a ``UsageError``
+    rather than being silently ignored.
+    """
+
+    method: str
+    activation: str
+    zeta: float = 0.0
+    gamma_rate: str = "corrected"
+    frozen_length: bool = False
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise UsageError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        _check_activation(self.activation)
+        if self.gamma_rate not in GAMMA_RATES:
+            raise UsageError(f"gamma_rate must be one of {', '.join(GAMMA_RATES)}, got {self.gamma_rate!r}")
+        if not isinstance(self.frozen_length, bool):
+            raise UsageError(f"frozen_length must be True or False, got {self.frozen_length!r}")
+        zeta = _check_real("zeta", self.zeta, minimum=0.0)
+        if self.method != "bn":
+            if zeta != 0.0:
+                raise UsageError(f"zeta (decay of gamma) applies to method 'bn' only, got zeta={zeta!r} "
+                                 f"with method {self.method!r}")
+            if self.gamma_rate != "corrected":
+                raise UsageError(f"gamma_rate applies to method 'bn' only, got {self.gamma_rate!r} "
+                                 f"with method {self.method!r}")
+        if self.method == "sgd" and self.frozen_length:
+            raise UsageError("frozen_length applies to methods 'bn' and 'wn' only, not 'sgd'")
+
+
+# --- activations ------------------------------------------------------------------------------------------------
+
+
+def _check_activation(activation: object) -> None:
+    if activation not in ACTIVATIONS:
+        raise UsageError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+
+
+def activation_and_slope(activation: str, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(g(u), g'(u)) for the activation called ``activation``."""
+    _check_activation(activation)
+    if activation == "relu":
+        return u.clamp_min(0.0), (u > 0).to(u.dtype)
+    return torch.erf(u * _INV_SQRT_2), torch.exp(u.square() * -0.5) * _SQRT_2_OVER_PI
+
+
+def _activation(activation: str, u: torch.Tensor) -> torch.Tensor:
+    if activation == "relu":
+        return u.clamp_min(0.0)
+    return torch.erf(u * _INV_SQRT_2)
+
+
+# --- argument checks --------------------------------------------------------------------------------------------
+
+
+def _check_real(name: str, value: object, minimum: float | None = None, strict: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise UsageError(f"{name} must be a finite real number, got {value!r}")
+    value = float(value)
+    if minimum is not None and (value < minimum or (strict and value == minimum)):
+        relation = ">" if strict else ">="
+        raise UsageError(f"{name} must be {relation} {minimum}, got {value!r}")
+    return value
+
+
+def _check_count(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise UsageError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _as_vector(name: str, values: object) -> list[float]:
+    """A non-empty 1-D sequence or tensor of finite reals as a list of floats."""
+    try:
+        tensor = torch.as_tensor(values, dtype=torch.float64).cpu()
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise UsageError(f"{name} must be a sequence or 1-D tensor of real numbers, got {values!r}") from error
+    if tensor.dim() != 1 or tensor.numel() == 0:
+        raise UsageError(f"{name} must be a non-empty sequence or 1-D tensor, got shape {tuple(tensor.shape)}")
+    if not bool(torch.isfinite(tensor).all()):
+        raise UsageError(f"{name} must be finite, got {values!r}")
+    return tensor.tolist()
+
+
+def _check_device(generator: object, device: torch.device | str) -> torch.device:
+    try:
+        device = torch.device(device)
+    except (TypeError, RuntimeError) as error:
+        raise UsageError(f"device must name a torch device, got {device!r}") from error
+    if not isinstance(generator, torch.Generator):
+        raise UsageError(f"generator must be a torch.Generator, got {generator!r}")
+    if generator.device.type != device.type:
+        raise UsageError(f"generator is on {generator.device}, the run on {device}: give a generator on {device}")
+    return device
+
+
+def _check_dtype(dtype: object) -> torch.dtype:
+    if dtype not in DTYPES:
+        raise UsageError(f"dtype must be torch.float64 or torch.float32, got {dtype!r}")
+    assert isinstance(dtype, torch.dtype)
+    return dtype
+
+
+def _record_steps(times: object, N: int) -> list[int]:
+    """Step index round(t N) of each time t >= 0."""
+    values = _as_vector("times", times)
+    if any(t < 0 for t in values):
+        raise UsageError(f"times must be >= 0, got {values!r}")
+    return [round(t * N) for t in values]
+
+
+def _initial_scales(method: str, gamma0: object, R0: object, L0: object) -> tuple[float, float, float]:
+    gamma = _check_real("gamma0", gamma0, minimum=0.0, strict=True)
+    R = _check_real("R0", R0)
+    if not -1.0 < R <= 1.0:
+        raise UsageError(f"R0 must lie in (-1, 1], got {R!r}")
+    if method == "wn" and gamma != 1.0:
+        raise UsageError(f"method 'wn' fixes gamma = 1, got gamma0={gamma!r}")
+    if method == "sgd":
+        if L0 is not None and _check_real("L0", L0) != gamma:
+            raise UsageError(f"method 'sgd' takes L0 = gamma0 (||w|| = gamma0 sqrt(N)): leave L0 unset, "
+                             f"got L0={L0!r} and gamma0={gamma!r}")
+        return gamma, R, gamma
+    length = 1.0 if L0 is None else _check_real("L0", L0, minimum=0.0, strict=True)
+    return gamma, R, length
+
+
+# --- the step ---------------------------------------------------------------------------------------------------
+
+
+def _vecdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vecdot(a, b)
+
+
+def _step(student: Student, w: torch.Tensor, gamma: torch.Tensor, x: torch.Tensor, g_t: torch.Tensor,
+          eta: torch.Tensor, eta_gamma: torch.Tensor, target_norm: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step: updates ``w`` [..., N] in place and returns (new gamma, s + ||w||^2 + gamma).
+
+    ``g_t`` is the teacher's label g(w*.x); ``eta`` and ``eta_gamma`` broadcast against gamma.
+    The second value serves only to detect divergence (finite iff all three are, barring overflow).
+    """
+    N = w.shape[-1]
+    wx = _vecdot(w, x)
+    if student.method == "sgd":
+        g_s, slope = activation_and_slope(student.activation, wx)
+        step = eta * slope * (g_t - g_s)
+        w.addcmul_(x, step.unsqueeze(-1))
+        return gamma, wx + gamma
+    squared_norm = _vecdot(w, w)
+    inverse_norm = torch.rsqrt(squared_norm)
+    field = wx * inverse_norm * math.sqrt(N)  # ds/dgamma = sqrt(N) w.x / ||w||
+    s = gamma * field
+    g_s, slope = activation_and_slope(student.activation, s)
+    delta = slope * (g_t - g_s)
+    eta_delta = eta * delta
+    along_x = eta_delta * gamma * inverse_norm * math.sqrt(N)  # c1
+    keep_w = 1.0 - eta_delta * s * inverse_norm.square()  # 1 + c2
+    if student.method == "bn":
+        new_gamma = gamma + eta_gamma * (delta * field - student.zeta * gamma)
+    else:
+        new_gamma = gamma
+    if target_norm is not None:
+        new_squared_norm = keep_w.square() * squared_norm + 2.0 * keep_w * along_x * wx \
+            + along_x.square() * _vecdot(x, x)
+        rescale = target_norm * torch.rsqrt(new_squared_norm)
+        keep_w = keep_w * rescale
+        along_x = along_x * rescale
+    w.mul_(keep_w.unsqueeze(-1)).addcmul_(x, along_x.unsqueeze(-1))
+    return new_gamma, s + squared_norm + new_gamma
+
+
+def sgd_step(student: Student, w: torch.Tensor, gamma: torch.Tensor | float, x: torch.Tensor,
+             w_star: torch.Tensor, eta: torch.Tensor | float,
+             target_norm: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The step :func:`online_sgd` takes, from an explicit state: returns (new w, new gamma).
+
+    ``w``, ``x`` and ``w_star`` have shape [..., N] (N = w.shape[-1], which sets sqrt(N) and the
+    ``corrected`` gamma rate eta / N); ``gamma`` and ``eta`` broadcast against [...]. ``gamma``
+    is the BN scale: ``wn`` uses it as given (1 in ``online_sgd``), ``sgd`` ignores it; both
+    return it unchanged. With ``target_norm`` the new w is rescaled to that norm (``frozen_length``).
+    The inputs are not modified.
+    """
+    if not isinstance(student, Student):
+        raise UsageError(f"student must be a Student, got {student!r}")
+    if w.shape != x.shape or w.shape != w_star.shape or w.dim() < 1:
+        raise UsageError(f"w, x and w_star must share one shape [..., N], got {tuple(w.shape)}, "
+                         f"{tuple(x.shape)} and {tuple(w_star.shape)}")
+    N = w.shape[-1]
+    batch_shape = w.shape[:-1]
+    gamma_t = torch.as_tensor(gamma, dtype=w.dtype, device=w.device).expand(batch_shape).clone()
+    eta_t = torch.as_tensor(eta, dtype=w.dtype, device=w.device).expand(batch_shape)
+    eta_gamma = eta_t / N if student.gamma_rate == "corrected" else eta_t
+    new_w = w.clone()
+    g_t = _activation(student.activation, _vecdot(w_star, x))
+    new_gamma, _ = _step(student, new_w, gamma_t, x, g_t, eta_t, eta_gamma, target_norm)
+    return new_w, new_gamma
+
+
+# --- the run ----------------------------------------------------------------------------------------------------
+
+
+def _unit_rows(v: torch.Tensor) -> torch.Tensor:
+    return v / torch.linalg.vector_norm(v, dim=-1, keepdim=True)
+
+
+def _initial_state(replicas: int, N: int, R0: float, L0: float, generator: torch.Generator,
+                   device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(w_star, w), each [replicas, N], drawn as documented in the module docstring."""
+    teacher_direction = _unit_rows(torch.randn((replicas, N), generator=generator, device=device, dtype=dtype))
+    other = torch.randn((replicas, N), generator=generator, device=device, dtype=dtype)
+    for _ in range(2):  # Gram-Schmidt twice, so that v.u* is at rounding level
+        other = other - _vecdot(other, teacher_direction).unsqueeze(-1) * teacher_direction
+    other = _unit_rows(other)
+    w_star = teacher_direction * math.sqrt(N)
+    w = (teacher_direction * R0 + other * math.sqrt(max(0.0, 1.0 - R0 * R0))) * (L0 * math.sqrt(N))
+    return w_star, w
+
+
+def online_sgd(student: Student, N: int, etas: Sequence[float] | torch.Tensor, replicas: int,
+               times: Sequence[float] | torch.Tensor, *, gamma0: float, R0: float, L0: float | None = None,
+               generator: torch.Generator, device: torch.device | str, dtype: torch.dtype = torch.float64,
+               draw_dtype: torch.dtype | None = None, progress: Progress | None = None) -> torch.Tensor:
+    """Order parameters of online SGD at the given times t (t = steps / N: time t is round(t N) steps).
+
+    Returns a tensor of shape [len(etas), replicas, len(times), 3] in ``dtype`` on ``device``,
+    the columns (gamma, R, L) as defined in the module docstring; ``times`` may come in any order
+    and repeat. The initial state is (gamma0, R0, L0); ``L0`` defaults to 1 for ``bn``/``wn``,
+    must be left unset (or equal gamma0) for ``sgd``, and ``wn`` needs gamma0 = 1. ``progress``,
+    if given, is called as progress(steps_done, total_steps) after every block of draws.
+    Diverged runs give nan records (module docstring).
+
+    ``draw_dtype`` (default: ``dtype``) is the dtype the inputs are drawn in before they are
+    converted to ``dtype``: ``torch.float32`` draws cost about a quarter of float64 draws on a
+    CPU, and they only round each input coordinate to 24 bits (a relative change of 6e-8 in
+    the law of x), while every step is still computed in ``dtype``.
+    """
+    if not isinstance(student, Student):
+        raise UsageError(f"student must be a Student, got {student!r}")
+    N = _check_count("N", N, 2)
+    replicas = _check_count("replicas", replicas, 1)
+    eta_values = _as_vector("etas", etas)
+    if any(eta < 0 for eta in eta_values):
+        raise UsageError(f"etas must be >= 0, got {eta_values!r}")
+    record_steps = _record_steps(times, N)
+    gamma0, R0, L0 = _initial_scales(student.method, gamma0, R0, L0)
+    device = _check_device(generator, device)
+    dtype = _check_dtype(dtype)
+    draw_dtype = dtype if draw_dtype is None else _check_dtype(draw_dtype)
+    if progress is not None and not callable(progress):
+        raise UsageError(f"progress must be callable as progress(steps_done, total_steps), got {progress!r}")
+
+    n_etas = len(eta_values)
+    eta = torch.tensor(eta_values, dtype=dtype, device=device).unsqueeze(-1)  # [E, 1]
+    eta_gamma = eta / N if student.gamma_rate == "corrected" else eta
+    w_star, w_start = _initial_state(replicas, N, R0, L0, generator, device, dtype)
+    w = w_start.unsqueeze(0).repeat(n_etas, 1, 1)  # [E, replicas, N], common random numbers across etas
+    gamma = torch.full((n_etas, replicas), gamma0, dtype=dtype, device=device)
+    target_norm = L0 * math.sqrt(N) if student.frozen_length else None
+    teacher_norm = torch.linalg.vector_norm(w_star, dim=-1)  # sqrt(N) up to rounding
+    finite = torch.ones((n_etas, replicas), dtype=torch.bool, device=device)
+
+    columns: dict[int, list[int]] = {}
+    for column, step in enumerate(record_steps):
+        columns.setdefault(step, []).append(column)
+    records = torch.empty((n_etas, replicas, len(record_steps), 3), dtype=dtype, device=device)
+
+    def record(step: int) -> None:
+        norm = torch.linalg.vector_norm(w, dim=-1)
+        length = norm / math.sqrt(N)
+        overlap = _vecdot(w, w_star) / (norm * teacher_norm)
+        scale = length if student.method == "sgd" else gamma
+        values = torch.stack((scale, overlap, length), dim=-1)
+        values = values.masked_fill(~(finite & torch.isfinite(values).all(dim=-1)).unsqueeze(-1), math.nan)
+        for column in columns[step]:
+            records[:, :, column, :] = values
+
+    total = max(record_steps)
+    block = max(1, BLOCK_BYTES // (replicas * N * torch.empty((), dtype=dtype).element_size()))
+    inverse_sqrt_n = 1.0 / math.sqrt(N)
+    done = 0
+    while True:
+        if done in columns:
+            record(done)
+        if done == total:
+            break
+        steps = min(block, total - done)
+        inputs = torch.randn((steps, replicas, N), generator=generator, device=device, dtype=draw_dtype).to(dtype)
+        inputs.mul_(inverse_sqrt_n)  # x ~ N(0, I/N)
+        labels = _activation(student.activation, torch.einsum("krn,rn->kr", inputs, w_star))
+        for k in range(steps):
+            gamma, check = _step(student, w, gamma, inputs[k], labels[k], eta, eta_gamma, target_norm)
+            finite &= torch.isfinite(check)
+            done += 1
+            if k < steps - 1 and done in columns:
+                record(done)
+        if progress is not None:
+            progress(done, total)
+    return records
+
+
+# --- the Gaussian pair ------------------------------------------------------------------------------------------
+
+
+def gaussian_pair_terms(activation: str, gamma: float, R: float, n: int, generator: torch.Generator,
+                        device: torch.device | str) -> torch.Tensor:
+    """[n, 3] float64 columns (delta s, delta^2, delta t) for n i.i.d. jointly Gaussian pairs (s, t).
+
+    Var s = gamma^2, Var t = 1, Cov(s, t) = gamma R, and delta = g'(s) (g(t) - g(s)):
+    s = gamma z1, t = R z1 + sqrt(1 - R^2) z2, with (z1, z2) the rows of one
+    randn((2, n)) draw. For Monte Carlo estimates of the expectations in the theory's ODEs.
+    """
+    _check_activation(activation)
+    gamma = _check_real("gamma", gamma)
+    R = _check_real("R", R)
+    if not -1.0 <= R <= 1.0:
+        raise UsageError(f"R must lie in [-1, 1], got {R!r}")
+    n = _check_count("n", n, 1)
+    device = _check_device(generator, device)
+    z = torch.randn((2, n), generator=generator, device=device, dtype=torch.float64)
+    s = gamma * z[0]
+    t = R * z[0] + math.sqrt(max(0.0, 1.0 - R * R)) * z[1]
+    g_s, slope = activation_and_slope(activation, s)
+    delta = slope * (_activation(activation, t) - g_s)
+    return torch.stack((delta * s, delta.square(), delta * t), dim=-1)
