@@ -22,7 +22,6 @@ import pytest
 import sympy as sp
 from hypothesis import HealthCheck, assume, find, given, settings
 from hypothesis import strategies as st
-
 from sympy.core.function import AppliedUndef
 
 from bnsym import Identity, Param
