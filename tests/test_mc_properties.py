@@ -61,9 +61,17 @@ def _l3_strategy() -> Any:
                                   "law": st.just("gaussian")})
 
 
+def _pair_strategy() -> Any:
+    from derivations.luo2019.symbols import R, gamma
+
+    return st.fixed_dictionaries({"gamma": gamma.strategy(), "R": R.strategy()})
+
+
 @pytest.mark.parametrize("claim_id,points", [
     ("luo2019.L1.prior_var_mu", _l1_strategy), ("luo2019.L1.prior_mean_var", _l1_strategy),
     ("luo2019.L3.gap_real_bn", _l3_strategy), ("luo2019.L3.gap_half_mu", _l3_strategy),
+    ("luo2019.L5.I1_relu_sampled", _pair_strategy), ("luo2019.L5.I2_erf_sampled", _pair_strategy),
+    ("luo2019.L5.I3_relu_sampled", _pair_strategy),
 ])
 def test_exact_process_claims_hold_across_the_domain(catalog: Any, claim_id: str, points: Any) -> None:
     @PROPERTY

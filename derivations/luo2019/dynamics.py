@@ -34,7 +34,7 @@ Closed forms of I1, I2, I3 for ReLU are printed; for g(u) = erf(u/sqrt(2)) only 
 legible, and I2, I3 are derived here from the two Gaussian integrals of Saad and Solla
 (1995), applied to the covariances of (s, t). Every closed form is checked by 2-D
 Gaussian quadrature (mpmath) and by Monte Carlo over sampled (s, t) pairs; the ODE
-against a real online-SGD simulation of the student at N = 1000 ... 4000.
+against a real online-SGD simulation of the student at N = 250 ... 4000.
 """
 
 import sympy as sp
