@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from bnsym.flow import solve
 from bnsym.registry import load_builtin
 from bnsym.sim.teacher_student import Student, online_sgd
-from bnsym.verify import verify_claim
 from bnsym.verdict import Status
+from bnsym.verify import verify_claim
 from derivations.luo2019 import dynamics as D
 from derivations.luo2019 import fixed_points as F
 from derivations.luo2019 import learning_rates as LR
