@@ -117,3 +117,26 @@ def test_measured_threshold_interpolates_the_sign_change() -> None:
     assert abs(entry["measured"] - 2.0) < 1e-12 and entry["stderr"] > 0
     rows_no_change = [dict(r, estimate=-1.0 if r["f"] < 1 else 1.0) for r in rows]  # y > 0 everywhere
     assert "no sign change" in measured_threshold(rows_no_change)["summary"]
+
+
+def test_student_t_thresholds() -> None:
+    from bnsym.mc.stats import OrderFit, normal_quantile, student_t_quantile
+
+    assert abs(student_t_quantile(0.975, 10) - 2.2281388519862744) < 1e-9
+    assert abs(student_t_quantile(0.995, 1) - 63.656741162871583) < 1e-6
+    assert student_t_quantile(1 - 1e-4, 10**6) == normal_quantile(1 - 1e-4)
+    assert student_t_quantile(1 - 1e-4, 95) > normal_quantile(1 - 1e-4) * 1.03
+    known = OrderFit([10, 20, 40], [0.1, 0.05, 0.025], [0.01] * 3, [1.0] * 3, 1, 1e-3)
+    estimated = OrderFit([10, 20, 40], [0.1, 0.05, 0.025], [0.01] * 3, [1.0] * 3, 1, 1e-3, units=50)
+    assert estimated.critical > known.critical and estimated.resolution > known.resolution
+
+
+def test_non_finite_estimates_are_undecided_not_refuted() -> None:
+    claim = ProcessClaim(title="a sign", quantity="q", value=0, op=">")
+
+    def diverged(points: list[dict[str, Any]], n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+        return torch.full((len(points), n, 1), math.nan, dtype=torch.float64)
+
+    check = MonteCarloCheck(claim=claim, simulate=diverged, points=[{"f": 1.0}])
+    v = run_check(check, _theorem(claim), "sign", RunOptions(seed=0, samples=100))
+    assert v.status is Status.UNDECIDED and "non-finite" in v.summary

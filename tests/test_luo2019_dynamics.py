@@ -112,8 +112,7 @@ def test_sgd_threshold_is_where_the_r_eigenvalue_changes_sign() -> None:
 def test_erratum_verdicts_of_the_dynamics() -> None:
     catalog = load_builtin()
     expected = {"luo2019.L6.bn_point_printed": Status.REFUTED, "luo2019.L6.bn_point_corrected": Status.PROVEN,
-                "luo2019.L7.block_singular_printed": Status.REFUTED,
-                "luo2019.L7.block_singular_corrected": Status.PROVEN,
+                "luo2019.L7.block_singular_full": Status.PROVEN,
                 "luo2019.L7.eta_max_wn_erf": Status.PROVEN, "luo2019.L7.eta_max_bn_relu": Status.PROVEN}
     for cid, status in expected.items():
         entry, claim, role = catalog.claim(cid)

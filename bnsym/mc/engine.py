@@ -34,7 +34,7 @@ from ..claims import ProcessClaim, Theorem
 from ..errors import BnsymError, DefinitionError
 from ..numeric import compile_mpmath
 from ..verdict import Status, Verdict
-from .stats import POWER, OrderFit, ZTest, bonferroni_z, normal_quantile
+from .stats import POWER, OrderFit, ZTest, bonferroni_z, normal_quantile, student_t_quantile
 from .stream import Estimand, MomentAccumulator, first
 
 Simulator = Callable[[list[dict[str, Any]], int, torch.Generator, torch.device], torch.Tensor]
@@ -217,6 +217,8 @@ class _GroupRun:
         """Units for every point's z-test to reach the target resolution (from the current standard errors)."""
         need = self.acc.count
         for r in self.rows:
+            if not (math.isfinite(r.stderr) and math.isfinite(r.tested)):
+                continue  # a non-finite estimate (a diverged run) is reported, not chased with more units
             reach = (z + normal_quantile(POWER)) * r.stderr / _resolution_scale(r.tested)
             need = max(need, math.ceil(self.acc.count * SAFETY * (reach / target) ** 2))
         return need
@@ -254,6 +256,8 @@ def _ladder_goals(claim: ProcessClaim, runs: list[_GroupRun], target: float, alp
     factor = {id(r): 1.0 for r in rows}
     for idx in _ladders_from_points(var.name, [r.point for r in rows]).values():
         ladder = sorted((rows[i] for i in idx), key=lambda r: float(r.point[var.name]))
+        if not all(math.isfinite(r.estimate) and math.isfinite(r.stderr) and r.stderr > 0 for r in ladder):
+            continue  # reported as non-finite by the verdict
         fit = _fit(claim, ladder, alpha_test)
         f = SAFETY * (fit.resolution / target) ** 2 if math.isfinite(fit.resolution) else 1.0
         for r in ladder:
@@ -265,7 +269,8 @@ def _fit(claim: ProcessClaim, ladder: list[_Row], alpha_test: float) -> OrderFit
     assert claim.var is not None
     xs = [float(r.point[claim.var.name]) for r in ladder]
     return OrderFit(xs, [r.estimate - r.claimed for r in ladder], [r.stderr for r in ladder],
-                    [r.tested for r in ladder], claim.order, alpha_test, ORDER_FIT_TERMS)
+                    [r.tested for r in ladder], claim.order, alpha_test, ORDER_FIT_TERMS,
+                    units=min(r.units for r in ladder) if all(r.units > 1 for r in ladder) else None)
 
 
 def _groups(check: MonteCarloCheck, pts: list[dict[str, Any]]) -> list[list[int]]:
@@ -332,12 +337,19 @@ def _run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options:
         "resolution_of": f"relative deviation of the claimed {tested_name} caught with probability {POWER:g}",
     }
     resolution: float | None
+    bad = [r for r in rows if not (math.isfinite(r.estimate) and math.isfinite(r.stderr))]
+    if bad:
+        evidence["samples"] = sum(r.units for r in rows)
+        return Verdict(claim_id, Status.UNDECIDED, "monte-carlo",
+                       f"non-finite estimate at {_short(bad[0].point)} (a simulated run diverged?): nothing to test",
+                       evidence, time.perf_counter() - started, role)
     if claim.asymptotic:
         status, summary, resolution = _asymptotic_verdict(claim, rows, options, evidence)
     elif claim.op != "==":
         status, summary, resolution = _one_sided_verdict(rows, claim.op, options, evidence)
     else:
-        status, summary, resolution = _exact_verdict(rows, z, evidence)
+        status, summary, resolution = _exact_verdict(rows, options.alpha / (2 * max(1, options.tests_in_suite)),
+                                                     evidence)
     if check.digest is not None:
         found = check.digest(evidence.get("rows", []))
         evidence["digest"] = found
@@ -354,17 +366,25 @@ def _short(p: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in p.items() if isinstance(v, (str, int)))
 
 
-def _exact_verdict(rows: list[_Row], z: float, evidence: dict[str, Any]) -> tuple[Status, str, float | None]:
+def _t_threshold(alpha_one_side: float, units: int) -> float:
+    """The test threshold for a standard error estimated from ``units`` runs (Student t, ``units - 1`` dof)."""
+    return student_t_quantile(1 - alpha_one_side, units - 1)
+
+
+def _exact_verdict(rows: list[_Row], alpha_side: float, evidence: dict[str, Any]) -> tuple[Status, str, float | None]:
+    """Two-sided test per point at level 2 alpha_side, threshold from the t law of the point's units."""
     table = []
     failures = []
     for r in rows:
-        t = ZTest(r.estimate, r.stderr, r.claimed, z)
+        t = ZTest(r.estimate, r.stderr, r.claimed, _t_threshold(alpha_side, r.units))
         table.append({**_fmt_point(r.point), "estimate": r.estimate, "stderr": r.stderr, "claimed": r.claimed,
                       "z": t.z, "samples": r.units, "resolution": t.resolution,
                       "absolute_resolution": t.absolute_resolution, "pass": t.passed})
         if not t.passed:
             failures.append((r, t))
-    evidence.update(test=f"two-sided z-test per point, |z| <= {z:.3f}", rows=table)
+    z = max(_t_threshold(alpha_side, r.units) for r in rows)
+    evidence.update(test=f"two-sided test per point, |z| <= t quantile at 1 - {alpha_side:.3g} with the point's"
+                    f" units - 1 degrees of freedom (at most {z:.3f})", rows=table)
     relative = [row["resolution"] for row in table if row["resolution"] is not None]
     resolution = max(relative) if relative else None
     res_text = (f"resolution {100 * resolution:.2g}%" if resolution is not None else
@@ -386,19 +406,21 @@ def _one_sided_verdict(rows: list[_Row], op: str, options: RunOptions,
                        evidence: dict[str, Any]) -> tuple[Status, str, float | None]:
     """``quantity < value`` (or ``>``) at every point: refuted where the estimate lies on the
     wrong side by more than the one-sided Bonferroni threshold."""
-    z1 = normal_quantile(1 - options.alpha / max(1, options.tests_in_suite))
+    alpha_side = options.alpha / max(1, options.tests_in_suite)
+    z1 = max(_t_threshold(alpha_side, r.units) for r in rows)
     sign = 1.0 if op == "<" else -1.0
     table, failures = [], []
     for r in rows:
         zval = (r.estimate - r.claimed) / r.stderr if r.stderr > 0 else math.inf
-        passed = sign * zval <= z1
+        passed = sign * zval <= _t_threshold(alpha_side, r.units)
         table.append({**_fmt_point(r.point), "estimate": r.estimate, "stderr": r.stderr, "claimed": r.claimed,
                       "z": zval, "samples": r.units, "absolute_resolution": (z1 + normal_quantile(POWER)) * r.stderr,
                       "pass": passed})
         if not passed:
             failures.append((r, zval))
-    evidence.update(test=f"one-sided z-test per point: refuted when the estimate is {'above' if op == '<' else 'below'}"
-                    f" the bound by more than {z1:.3f} standard errors", rows=table)
+    evidence.update(test=f"one-sided test per point: refuted when the estimate is {'above' if op == '<' else 'below'}"
+                    f" the bound by more than the t quantile at 1 - {alpha_side:.3g} (units - 1 degrees of freedom;"
+                    f" at most {z1:.3f}) standard errors", rows=table)
     degenerate = [r for r in rows if not r.stderr > 0]
     if degenerate:
         return (Status.UNDECIDED, f"zero standard error at {_short(degenerate[0].point)}: too few units"

@@ -60,6 +60,34 @@ def chi2_quantile(p: float, dof: int) -> float:
 
 
 POWER = 0.9  # detection probability at which resolution is stated
+T_EXACT_UNITS = 100_000  # above this many units the t law is the normal law to 4 digits at these levels
+
+
+def student_t_quantile(p: float, dof: int) -> float:
+    """``t`` with ``P(T_dof <= t) = p`` (p > 1/2): the threshold of a test whose standard error is
+    estimated from ``dof + 1`` units. Falls back to the normal quantile for very many units."""
+    z = normal_quantile(p)
+    if dof >= T_EXACT_UNITS:
+        return z
+    if dof < 1:
+        return math.inf
+    with mpmath.workdps(30):
+        tail = 1 - mpmath.mpf(p)
+
+        def upper(t: mpmath.mpf) -> mpmath.mpf:  # P(T > t) for t > 0
+            return mpmath.betainc(mpmath.mpf(dof) / 2, mpmath.mpf(1) / 2, 0, dof / (dof + t * t),
+                                  regularized=True) / 2
+
+        lo, hi = mpmath.mpf(z), mpmath.mpf(max(2 * z, 1.0))
+        while upper(hi) > tail:
+            hi *= 2
+        for _ in range(100):
+            mid = (lo + hi) / 2
+            if upper(mid) > tail:
+                lo = mid
+            else:
+                hi = mid
+        return float((lo + hi) / 2)
 
 
 def ncx2_sf(x: float, dof: int, lam: float) -> float:
@@ -138,6 +166,7 @@ class OrderFit:
     order: int
     alpha_test: float
     terms: int = 2  # basis c_p x^-p ... c_{p+terms-1} x^-(p+terms-1)
+    units: int | None = None  # fewest units behind a standard error of the ladder (None: known exactly)
     coefficients: tuple[float, ...] = ()
     chi2: float = 0.0
     dof: int = 0
@@ -156,6 +185,11 @@ class OrderFit:
         self.chi2 = sum(wi * (r - f) ** 2 for wi, r, f in zip(w, self.remainders, fitted))
         self.dof = k - self.terms
         self.critical = chi2_quantile(1 - self.alpha_test, self.dof)
+        if self.units is not None and self.units - 1 < T_EXACT_UNITS:
+            # standard errors estimated from few units make each weighted residual t-like rather than
+            # normal: the critical value is widened by (t/z)^2 at the test's level (exact for one dof)
+            q = 1 - self.alpha_test / 2
+            self.critical *= (student_t_quantile(q, self.units - 1) / normal_quantile(q)) ** 2
         # noncentrality of a relative deviation delta of the tested part: delta^2 * |P_perp W^1/2 Y|^2
         cy = _wls(basis, self.tested, w)
         resid_y = [y - sum(bj * cj for bj, cj in zip(b, cy)) for y, b in zip(self.tested, basis)]

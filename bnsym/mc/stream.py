@@ -65,7 +65,8 @@ class MomentAccumulator:
             mu = self.mean[p].detach().clone().requires_grad_(True)
             v = fs[p](mu)
             (g,) = torch.autograd.grad(v, mu)
-            var_unit = torch.clamp(g @ cov[p] @ g, min=0.0)
+            used = g != 0  # a column the estimand ignores (perhaps non-finite) must not reach its variance
+            var_unit = torch.clamp(g[used] @ cov[p][used][:, used] @ g[used], min=0.0)
             values.append(v.detach())
             sds.append(torch.sqrt(var_unit))
         value, sd = torch.stack(values), torch.stack(sds)

@@ -13,13 +13,18 @@ on it, so every step's change of direction is unchanged, and eta_eff = eta gamma
 at its set value (with a free length the eta^2 growth of ||w|| lowers eta_eff until any
 run converges, which hides the threshold). Plain SGD has no such freedom.
 
-The digest reports the measured threshold: the learning rate where the mean of
+The digest reports the measured crossing: the learning rate where the mean of
 log((1 - R(T))/(1 - R(0))) changes sign, by linear interpolation between the two grid
-points around the change, with a delta-method standard error.
+points around the change, with a delta-method standard error (statistical only, and
+treating the two points as independent although they share random numbers), beside the
+crossing of the same statistic on the ODE at the same points.
 
-At T = 4 and R(0) = 0.98 the nonlinear terms of the ReLU dynamics (powers of sqrt(1 - R))
-move the sign change of the mean statistic by less than 2% of eta_max (ODE solution), well
-inside the 15% gap between the grid points nearest to f = 1.
+At T = 4 and R(0) = 0.98 the nonlinear terms of the dynamics move the sign change of the
+statistic above eta_max: on the ODE it lies at f = 1.02 to 1.05 (ReLU and erf, WN and SGD),
+inside the gap to the grid point f = 1.05 or at its edge (erf SGD, where the ODE value at
+f = 1.05 is +0.02). The one-sided test is not put at risk by that (it refutes only a
+significantly wrong sign), and the digest shows the ODE's own crossing beside the measured
+one, so the two are compared like for like.
 """
 
 from __future__ import annotations
@@ -39,9 +44,9 @@ F_GRID = (0.5, 0.7, 0.85, 0.95, 1.05, 1.15, 1.4, 2.0)
 EPSILON = 0.02
 T = 4.0
 N_THRESHOLD = 1000
-BN_ZETAS = (0.1, 0.25, 0.5)
-BN_FLOW_ZETAS = (0.25, 0.5)
-BN_LADDER = (500, 1000, 2000)
+BN_ZETAS = (0.25, 0.5)
+BN_FLOW_ZETAS = BN_ZETAS
+BN_LADDER = (250, 500, 2000)  # a factor 8: 41% of a constant offset survives the order fit
 BN_FLOW_F = (0.7, 1.4)
 
 
@@ -49,8 +54,38 @@ def signed_gap(mean: Any, p: dict[str, Any]) -> Any:
     return (1.0 if p["f"] > 1 else -1.0) * mean[LOG_GAP]
 
 
+def _crossing(xs: list[float], ys: list[float]) -> int | None:
+    """The index i with ys[i] < 0 <= ys[i+1] (the first sign change upward), or None."""
+    return next((i for i in range(len(ys) - 1) if ys[i] < 0 <= ys[i + 1]), None)
+
+
+def _interpolate(xa: float, xb: float, ya: float, yb: float) -> float:
+    return xa + (-ya / (yb - ya)) * (xb - xa)
+
+
+def _ode_statistic(row: dict[str, Any]) -> float | None:
+    """log((1 - R(T))/(1 - R(0))) on the ODE of the row's student, at the row's point (None if it cannot)."""
+    from bnsym.errors import BnsymError
+    from bnsym.flow import value_on_flow
+    from derivations.luo2019 import dynamics as D
+
+    try:
+        flow = D.flow(row["method"], row["activation"], frozen_length=row["method"] != "sgd")
+        value, _ = value_on_flow(sp.log((1 - D.R.symbol) / (1 - D.R_init.symbol)), flow, row)
+        return value
+    except (BnsymError, KeyError, ValueError, ZeroDivisionError):
+        return None
+
+
 def measured_threshold(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The learning rate where the mean of log((1 - R(T))/(1 - R(0))) changes sign, per setting."""
+    """The learning rate where the mean of log((1 - R(T))/(1 - R(0))) changes sign, per setting.
+
+    Beside it, the same statistic computed on the ODE of the student (the N -> oo limit) at the
+    same grid points and interpolated the same way: the ODE crossing differs from the linear
+    threshold eta_max because R(0) = 1 - epsilon and T are finite (nonlinear terms) and because
+    of the linear interpolation, so the measured crossing is to be compared with it; the
+    remaining difference is the finite-N effect.
+    """
     out: dict[str, Any] = {"thresholds": []}
     settings: dict[tuple, list[dict[str, Any]]] = {}
     for r in rows:
@@ -59,30 +94,41 @@ def measured_threshold(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for (method, act, zeta), rs in settings.items():
         rs = sorted(rs, key=lambda r: r["f"])
         eta_max = rs[0]["eta_eff"] / rs[0]["f"]
+        xs = [r["eta_eff"] for r in rs]
         ys = [(1.0 if r["f"] > 1 else -1.0) * r["estimate"] for r in rs]
+        name = f"{method}/{act}{'' if zeta is None else f' zeta={zeta:g}'}"
         entry: dict[str, Any] = {"method": method, "activation": act, "zeta": zeta, "claimed": eta_max}
-        cross = next((i for i in range(len(ys) - 1) if ys[i] < 0 <= ys[i + 1]), None)
+        ode = [_ode_statistic(r) for r in rs]
+        ode_text = ""
+        if all(v is not None for v in ode):
+            ode_values = [float(v) for v in ode if v is not None]
+            k = _crossing(xs, ode_values)
+            entry["ode_statistic"] = ode_values
+            entry["ode_crossing"] = None if k is None else _interpolate(xs[k], xs[k + 1], ode_values[k],
+                                                                      ode_values[k + 1])
+            ode_text = ("; ODE: no sign change" if k is None else f"; ODE crossing {entry['ode_crossing']:.3g}")
+        cross = _crossing(xs, ys)
         if cross is None:
-            where = "above" if all(y < 0 for y in ys) else "below"
+            where = ("above it" if all(y < 0 for y in ys) else "below it" if all(y >= 0 for y in ys)
+                     else "nowhere on it (not monotone)")
             entry["measured"] = None
-            entry["note"] = f"no sign change on the grid: the threshold lies {where} it"
-            texts.append(f"{method}/{act}{'' if zeta is None else f' zeta={zeta:g}'}: no sign change over"
-                         f" eta_eff in [{rs[0]['eta_eff']:.3g}, {rs[-1]['eta_eff']:.3g}] (claimed {eta_max:.4g})")
+            entry["note"] = f"no sign change on the grid: a threshold, if any, lies {where}"
+            texts.append(f"{name}: no sign change over eta_eff in [{xs[0]:.3g}, {xs[-1]:.3g}] (claimed"
+                         f" {eta_max:.4g}{ode_text})")
         else:
             a, b = rs[cross], rs[cross + 1]
             ya, yb = ys[cross], ys[cross + 1]
-            w = -ya / (yb - ya)
-            x = a["eta_eff"] + w * (b["eta_eff"] - a["eta_eff"])
+            x = _interpolate(xs[cross], xs[cross + 1], ya, yb)
             # delta method, treating the two grid points as independent; they share their random numbers
             # (common random numbers across learning rates), and as both partial derivatives have the
             # same sign a positive correlation makes the true error somewhat larger than this
-            span = b["eta_eff"] - a["eta_eff"]
+            span = xs[cross + 1] - xs[cross]
             dxa = -span * yb / (yb - ya) ** 2
             dxb = span * ya / (yb - ya) ** 2
             se = math.hypot(dxa * a["stderr"], dxb * b["stderr"])
             entry.update(measured=x, stderr=se)
-            texts.append(f"{method}/{act}{'' if zeta is None else f' zeta={zeta:g}'}: measured eta_max"
-                         f" {x:.3g} +- {se:.2g} (claimed {eta_max:.4g})")
+            texts.append(f"{name}: measured crossing {x:.3g} +- {se:.2g} (statistical; claimed eta_max"
+                         f" {eta_max:.4g}{ode_text})")
         out["thresholds"].append(entry)
     out["summary"] = "; ".join(texts)
     return out
@@ -96,7 +142,8 @@ def _grid(method: str, activation: str, eta_max: float, **extra: float) -> list[
     """Points f * eta_max; ``eta`` is the learning rate of the run, ``eta_eff`` the effective one."""
     scale = extra.pop("eta_scale", 1.0)  # eta = eta_eff * scale (BN: L^2/gamma_0)
     return [{"method": method, "activation": activation, "f": f, "eta_eff": f * eta_max, "eta": f * eta_max * scale,
-             "N": N_THRESHOLD, "time": T, "R_init": 1 - EPSILON, "L_init": 1.0, "gamma_init": 1.0, **extra}
+             "N": N_THRESHOLD, "time": T, "R_init": 1 - EPSILON, "L_init": 1.0, "L": 1.0, "gamma_init": 1.0,
+             **extra}
             for f in F_GRID]
 
 
