@@ -1,0 +1,123 @@
+"""L9. Generalization errors of the linear teacher-student model (Luo et al. 2019, Sec. 4).
+
+Inputs x ~ N(0, I/N), teacher y = w*.x + noise of variance sigma^2, ||w*||^2 = N, and
+P = alpha N training samples. The generalization error is eps_gen = ||w - w*||^2/N (the
+excess test error). With the resolvent of the sample covariance,
+
+    G(alpha, lambda) = (1 - alpha - lambda + sqrt((lambda + (1 + sqrt(alpha))^2)
+                                                  (lambda + (1 - sqrt(alpha))^2))) / (2 lambda),
+
+the limit N -> oo of (1/N) tr (X'X + lambda I)^-1 (Marchenko-Pastur), ridge regression with
+weight decay lambda on the summed loss has
+
+    eps(alpha, lambda) = sigma^2 d(lambda G)/dlambda - lambda^2 dG/dlambda.
+
+G solves lambda G^2 + (alpha + lambda - 1) G - 1 = 0 (proven). lambda = sigma^2 makes
+deps/dlambda vanish for every alpha (proven) and is the minimum (numeric, at random points
+(alpha, sigma, lambda')). As lambda -> 0 ridge becomes the pseudo-inverse: eps -> 1 - alpha + alpha
+sigma^2/(1 - alpha) for alpha < 1 and sigma^2/(alpha - 1) for alpha > 1 (checked at 50 digits
+with lambda = 10^-3 ... 10^-8: the remainder is O(lambda); SymPy's series does not close it).
+The printed forms 1 - alpha + sigma^2/(1 - alpha) and sigma^2/(1 - alpha) (the
+second negative) are refuted: the first drops the factor alpha of the noise term, the
+second has the sign of its denominator reversed.
+"""
+
+import sympy as sp
+
+from bnsym import Asymptotic, Erratum, Identity, Inequality, Param, ProcessClaim, Source, Theorem
+
+from .symbols import N
+
+alpha = Param("alpha", lo=0, lo_open=True, sample_lo=0.05, sample_hi=5, latex=r"\alpha")
+alpha_lt1 = Param("alpha", lo=0, hi=1, lo_open=True, hi_open=True, sample_lo=0.02, sample_hi=0.98,
+                  latex=r"\alpha")
+alpha_gt1 = Param("alpha", lo=1, lo_open=True, sample_lo=1.02, sample_hi=8, latex=r"\alpha")
+lam = Param("lambda", lo=0, lo_open=True, sample_lo=0.01, sample_hi=10, law="log", latex=r"\lambda")
+lam_other = Param("lambda_2", lo=0, lo_open=True, sample_lo=0.001, sample_hi=100, law="log", latex=r"\lambda'")
+sigma = Param("sigma", lo=0, lo_open=True, sample_lo=0.05, sample_hi=3, law="log", latex=r"\sigma")
+inv_lam = Param("u", lo=0, lo_open=True, sample_lo=1, sample_hi=1e6, law="log", latex=r"1/\lambda")
+
+_a, _l, _s, _u = alpha.symbol, lam.symbol, sigma.symbol, inv_lam.symbol
+
+
+def resolvent(a: sp.Expr, decay: sp.Expr) -> sp.Expr:
+    d = decay
+    return (1 - a - d + sp.sqrt((d + (1 + sp.sqrt(a))**2) * (d + (1 - sp.sqrt(a))**2))) / (2 * d)
+
+
+def ridge_error(a: sp.Expr, decay: sp.Expr, s: sp.Expr) -> sp.Expr:
+    """sigma^2 d(lambda G)/dlambda - lambda^2 dG/dlambda at (a, decay)."""
+    x = sp.Dummy("x", positive=True)
+    g = resolvent(a, x)
+    return (s**2 * sp.diff(x * g, x) - x**2 * sp.diff(g, x)).subs(x, decay)
+
+
+G = resolvent(_a, _l)
+eps_ridge = ridge_error(_a, _l, _s)
+
+self_consistency = Identity(title="G solves lambda G^2 + (alpha + lambda - 1) G - 1 = 0",
+                            lhs=_l * G**2 + (_a + _l - 1) * G - 1, rhs=0)
+large_decay = Asymptotic(title="for a large decay, G = 1/lambda - alpha/lambda^2 + O(lambda^-3)",
+                         lhs=G, rhs=1 / _l - _a / _l**2, var=lam, order=3)
+optimal_decay = Identity(title="deps/dlambda = 0 at lambda = sigma^2, for every alpha",
+                         lhs=sp.diff(eps_ridge, _l).subs(_l, _s**2), rhs=0)
+optimal_is_minimum = Inequality(title="lambda = sigma^2 beats every other lambda: eps(lambda') >= eps(sigma^2)",
+                                lhs=ridge_error(_a, lam_other.symbol, _s), op=">=", rhs=eps_ridge.subs(_l, _s**2))
+
+# the pseudo-inverse: lambda -> 0, written as u = 1/lambda -> oo
+_a1, _a2 = alpha_lt1.symbol, alpha_gt1.symbol
+pinv_below_printed = Asymptotic(
+    title="alpha < 1, printed: the pseudo-inverse error is 1 - alpha + sigma^2/(1 - alpha)",
+    lhs=ridge_error(_a1, 1 / _u, _s), rhs=1 - _a1 + _s**2 / (1 - _a1), var=inv_lam, order=1, where=(alpha_lt1,))
+pinv_below = Asymptotic(
+    title="alpha < 1: as lambda -> 0 the ridge error tends to 1 - alpha + alpha sigma^2/(1 - alpha)",
+    lhs=ridge_error(_a1, 1 / _u, _s), rhs=1 - _a1 + _a1 * _s**2 / (1 - _a1), var=inv_lam, order=1,
+    where=(alpha_lt1,))
+pinv_above_printed = Asymptotic(
+    title="alpha > 1, printed: the pseudo-inverse error is sigma^2/(1 - alpha)",
+    lhs=ridge_error(_a2, 1 / _u, _s), rhs=_s**2 / (1 - _a2), var=inv_lam, order=1, where=(alpha_gt1,))
+pinv_above = Asymptotic(
+    title="alpha > 1: as lambda -> 0 the ridge error tends to sigma^2/(alpha - 1)",
+    lhs=ridge_error(_a2, 1 / _u, _s), rhs=_s**2 / (_a2 - 1), var=inv_lam, order=1, where=(alpha_gt1,))
+pinv_below_erratum = Erratum(printed=pinv_below_printed, corrected=pinv_below,
+                             note="the noise term of the pseudo-inverse error carries a factor alpha")
+pinv_above_erratum = Erratum(printed=pinv_above_printed, corrected=pinv_above,
+                             note="the printed denominator 1 - alpha makes the error negative for alpha > 1")
+pinv_minimum = Identity(title="Fig. 1: the pseudo-inverse curve (alpha < 1) is stationary at alpha = 1 - sigma",
+                        lhs=sp.diff(1 - _a1 + _a1 * _s**2 / (1 - _a1), _a1).subs(_a1, 1 - _s), rhs=0,
+                        where=(alpha_lt1,))
+
+# -- the same limits against random problems at finite N ---------------------------------------------------
+_EPS = "||w - w*||^2/N over random problems (x ~ N(0, I/N), P = alpha N, noise sigma)"
+
+
+def _solved(title: str, value: sp.Expr, solver: str, where: tuple[Param, ...] = ()) -> ProcessClaim:
+    return ProcessClaim(title=title, quantity=f"{_EPS}, {solver}", quantity_tex=r"\varepsilon_{\rm gen}",
+                        value=value, var=N, order=1, where=where)
+
+
+ridge_process = _solved("ridge: the mean generalization error is eps(alpha, lambda) + O(1/N)", eps_ridge,
+                        "ridge solution with decay lambda on the summed loss")
+pinv_below_process_printed = _solved("alpha < 1, printed: the pseudo-inverse error is 1 - alpha + sigma^2/(1 - alpha)",
+                                     1 - _a1 + _s**2 / (1 - _a1), "minimum-norm least squares", (alpha_lt1,))
+pinv_below_process = _solved("alpha < 1: the pseudo-inverse error is 1 - alpha + alpha sigma^2/(1 - alpha) + O(1/N)",
+                             1 - _a1 + _a1 * _s**2 / (1 - _a1), "minimum-norm least squares", (alpha_lt1,))
+pinv_above_process_printed = _solved("alpha > 1, printed: the pseudo-inverse error is sigma^2/(1 - alpha)",
+                                     _s**2 / (1 - _a2), "minimum-norm least squares", (alpha_gt1,))
+pinv_above_process = _solved("alpha > 1: the pseudo-inverse error is sigma^2/(alpha - 1) + O(1/N)",
+                             _s**2 / (_a2 - 1), "minimum-norm least squares", (alpha_gt1,))
+pinv_below_simulated = Erratum(printed=pinv_below_process_printed, corrected=pinv_below_process,
+                               note="random problems at alpha = 0.5 follow the corrected form")
+pinv_above_simulated = Erratum(printed=pinv_above_process_printed, corrected=pinv_above_process,
+                               note="random problems at alpha = 2 follow the corrected form")
+
+L9 = Theorem(
+    title="Generalization errors: resolvent, ridge regression and the pseudo-inverse",
+    source=Source("Luo et al., ICLR 2019", "Sec. 4, Fig. 1"),
+    params=(alpha, lam, sigma, inv_lam, lam_other, N),
+    claims=(self_consistency, large_decay, optimal_decay, optimal_is_minimum, pinv_below_erratum, pinv_above_erratum,
+            pinv_minimum, ridge_process, pinv_below_simulated, pinv_above_simulated),
+    summary="The resolvent, the ridge error and its optimum lambda = sigma^2 are proven; the pseudo-inverse"
+            " limits are proven in the corrected form (alpha sigma^2/(1 - alpha) below alpha = 1, sigma^2/(alpha - 1)"
+            " above) and the printed ones refuted.",
+)
