@@ -45,6 +45,7 @@ class Catalog:
 
     entries: dict[str, Entry] = field(default_factory=dict)
     checks: dict[str, list[Any]] = field(default_factory=dict)  # claim id -> checks
+    figures: dict[str, Any] = field(default_factory=dict)  # figure id -> Figure
 
     def theorem(self, tid: str) -> Entry:
         if tid not in self.entries:
@@ -93,7 +94,14 @@ class Catalog:
         return found
 
     def add_checks(self, module: types.ModuleType) -> int:
+        from .figures import Figure
         from .mc.engine import MonteCarloCheck  # torch only when checks are loaded
+
+        paper = module.__name__.rsplit(".", 1)[-1]
+        for mod in _family(module):
+            for var, obj in vars(mod).items():
+                if isinstance(obj, Figure) and not var.startswith("_"):
+                    self.figures[f"{paper}.{var}"] = obj
 
         by_claim = {cid_obj: cid for e in self.entries.values() for cid_obj, cid in e.claim_ids.items()}
         found = 0

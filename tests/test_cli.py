@@ -348,3 +348,27 @@ def test_output_into_a_closed_pipe_ends_quietly() -> None:
     proc = subprocess.run(f"{sys.executable} -m bnsym list --json | head -c 10", shell=True, capture_output=True,
                           text=True, timeout=120)
     assert "Traceback" not in proc.stderr
+
+
+# -- figures ---------------------------------------------------------------------------------------
+
+
+def test_figure_lists_and_draws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["figure"]) == 0
+    assert "luo2019.fig1" in capsys.readouterr().out
+    out = tmp_path / "fig1.png"
+    assert main(["figure", "luo2019.fig1", "--quick", "--quiet", "-o", str(out), "--device", "cpu"]) == 0
+    assert out.stat().st_size > 10_000 and out.read_bytes()[:4] == b"\x89PNG"
+    assert "wrote" in capsys.readouterr().out
+    assert main(["figure", "luo2019.fig1", "--quick", "--quiet", "--json", "-o", str(tmp_path / "f.pdf"),
+                 "--device", "cpu"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["figure"] == "luo2019.fig1" and len(report["points"]) == 21
+
+
+def test_figure_bad_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["figure", "luo2019.fig9"]) == 2
+    assert "unknown figure" in capsys.readouterr().err
+    assert main(["figure", "luo2019.fig1", "-o", str(tmp_path / "fig.txt")]) == 2
+    assert main(["figure", "luo2019.fig1", "-o", str(tmp_path / "missing" / "fig.png")]) == 2
+    assert list(tmp_path.iterdir()) == []  # nothing partial left behind

@@ -1,5 +1,5 @@
 """Monte Carlo checks of Luo et al. (ICLR 2019), Sections L1-L9 of THEOREMS.md."""
 
-from . import dynamics, generalization, identity, learning_rates, pn_wn, priors, theorem1
+from . import dynamics, figures, generalization, identity, learning_rates, pn_wn, priors, theorem1
 
-__all__ = ["dynamics", "generalization", "identity", "learning_rates", "pn_wn", "priors", "theorem1"]
+__all__ = ["dynamics", "figures", "generalization", "identity", "learning_rates", "pn_wn", "priors", "theorem1"]

@@ -1,0 +1,70 @@
+"""Figures: theory curves beside simulated points, written to a file by ``bnsym figure``.
+
+A :class:`Figure` lives in a paper's check package (``checks/<paper>/``) as a module-level
+variable; its id is ``<paper>.<variable>``. ``draw(path, options)`` computes what it shows
+(closed forms through ``lambdify`` of the derivations' SymPy expressions, simulated points
+from the simulators) and saves the figure; it returns a dict of what it measured, printed by
+the CLI (and with ``--json``). matplotlib is imported only when a figure is drawn.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import UsageError
+
+FORMATS = (".png", ".pdf", ".svg")
+
+
+@dataclass(frozen=True)
+class FigureOptions:
+    seed: int = 0
+    device: Any = "cpu"
+    quick: bool = False  # fewer simulated points and problems (a smoke run)
+    progress: Callable[[str], None] | None = None
+
+
+@dataclass(frozen=True)
+class Figure:
+    title: str
+    draw: Callable[[Any, FigureOptions], dict[str, Any]]  # (matplotlib Figure, options) -> findings
+    summary: str = ""
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot with a non-interactive backend, or a clear error when it is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UsageError("drawing a figure needs matplotlib: pip install matplotlib") from None
+    return plt
+
+
+def render(figure: Figure, path: Path, options: FigureOptions) -> dict[str, Any]:
+    """Draw ``figure`` into ``path`` (png, pdf or svg by suffix); the file appears only when complete."""
+    if path.suffix.lower() not in FORMATS:
+        raise UsageError(f"figure file must end in {', '.join(FORMATS)}, not {path.name!r}")
+    if not path.parent.exists():
+        raise UsageError(f"folder {str(path.parent)!r} does not exist")
+    plt = pyplot()
+    fig = plt.figure(figsize=(7.0, 4.8))
+    try:
+        found = figure.draw(fig, options)
+        handle, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
+        os.close(handle)
+        try:
+            fig.savefig(tmp, dpi=150, bbox_inches="tight")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    finally:
+        plt.close(fig)
+    return found
