@@ -4,7 +4,8 @@ Each unit is one random problem: a teacher w* (uniform direction, ||w*||^2 = N),
 inputs x ~ N(0, I/N), labels y = w*.x + sigma xi; the student is the ridge solution
 (X'X + lambda I) w = X'y, solved by batched linear algebra (``torch.linalg.solve``), or the
 minimum-norm least-squares solution when the point has no lambda (the pseudo-inverse:
-(X'X)^-1 X'y for alpha > 1, X'(XX')^-1 y for alpha < 1; X has full rank with probability 1).
+(X'X)^-1 X'y for alpha > 1, X'(XX')^-1 y for alpha < 1; X has full rank with probability 1),
+scaled by 1/(1 + c) when the point gives a shrinkage c (the minimiser of PN + gamma decay).
 The observation is ||w - w*||^2/N.
 
 The closed forms are the N -> oo limits, so the mean error at finite N differs from them by
@@ -38,13 +39,14 @@ def simulate_regression(points: list[dict[str, Any]], n: int, gen: torch.Generat
         N = int(p["N"])
         P = max(1, round(float(p["alpha"]) * N))
         batch = max(1, MAX_ELEMENTS // (P * N))  # problems per solve: bounds the memory of X
-        errors = [_errors(min(batch, n - done), N, P, float(p["sigma"]), float(p.get("lambda", 0.0)), gen, device)
+        errors = [_errors(min(batch, n - done), N, P, float(p["sigma"]), float(p.get("lambda", 0.0)),
+                          float(p.get("c", 0.0)), gen, device)
                   for done in range(0, n, batch)]
         out.append(torch.cat(errors).unsqueeze(-1))
     return torch.stack(out)
 
 
-def _errors(n: int, N: int, P: int, sigma: float, lam: float, gen: torch.Generator,
+def _errors(n: int, N: int, P: int, sigma: float, lam: float, shrink: float, gen: torch.Generator,
             device: torch.device) -> torch.Tensor:
     teacher = torch.randn(n, N, generator=gen, device=device, dtype=torch.float64)
     teacher = teacher * (N**0.5 / torch.linalg.vector_norm(teacher, dim=-1, keepdim=True))
@@ -58,6 +60,7 @@ def _errors(n: int, N: int, P: int, sigma: float, lam: float, gen: torch.Generat
         w = torch.linalg.solve(X.transpose(1, 2) @ X, torch.einsum("bpn,bp->bn", X, y))
     else:  # wide X: the minimum-norm solution X' (X X')^-1 y
         w = torch.einsum("bpn,bp->bn", X, torch.linalg.solve(X @ X.transpose(1, 2), y))
+    w = w / (1 + shrink)
     return ((w - teacher) ** 2).sum(dim=-1) / N
 
 
@@ -79,4 +82,6 @@ CHECKS = [
     _check(G.pinv_below_process, _ladder(alpha=0.5, sigma=SIGMA)),
     _check(G.pinv_above_process_printed, _ladder(alpha=2.0, sigma=SIGMA)),
     _check(G.pinv_above_process, _ladder(alpha=2.0, sigma=SIGMA)),
+    _check(G.shrunk_process_above, _ladder(alpha=2.0, sigma=SIGMA, c=0.3)),
+    _check(G.shrunk_process_below, _ladder(alpha=0.5, sigma=SIGMA, c=0.3)),
 ]

@@ -111,12 +111,51 @@ pinv_below_simulated = Erratum(printed=pinv_below_process_printed, corrected=pin
 pinv_above_simulated = Erratum(printed=pinv_above_process_printed, corrected=pinv_above_process,
                                note="random problems at alpha = 2 follow the corrected form")
 
+# -- what gamma decay does in this model (one eigendirection of S = X'X/P, eigenvalue s) ----------------------
+# With the mean loss (1/P) sum 1/2 (y - v.x)^2 the objective in an eigendirection of S is 1/2 s v^2 - b v,
+# b = (X'y/P) along it, and the least-squares solution is v_LS = b/s. The output gamma (w.x - mu)/sd has
+# effective weight v = gamma w/sd; what gamma^2 is in terms of v depends on the normalisation:
+#   WN (sd = ||w||/sqrt(N)):            gamma^2 = ||v||^2/N        -> a ridge penalty
+#   PN on the training set (sd^2 = w'Sw): gamma^2 = v'Sv           -> a penalty proportional to the loss curvature
+eig = Param("s", lo=0, lo_open=True, sample_lo=0.01, sample_hi=10, law="log", latex="s")
+proj = Param("b", sample_lo=-3, sample_hi=3, latex="b")
+zeta_gen = Param("zeta", lo=0, sample_lo=0, sample_hi=1, latex=r"\zeta")
+_e, _b, _z, _n = eig.symbol, proj.symbol, zeta_gen.symbol, N.symbol
+_v = sp.Symbol("v", real=True)
+
+
+def _argmin(objective: sp.Expr) -> sp.Expr:
+    (root,) = sp.solve(sp.diff(objective, _v), _v)
+    return root
+
+
+wn_decay_is_ridge = Identity(
+    title="WN + gamma decay (mean loss, decay zeta gamma^2) is ridge regression with lambda = 2 alpha zeta on the"
+          " summed loss",
+    lhs=_argmin(_e * _v**2 / 2 - _b * _v + _z * _v**2 / _n),
+    rhs=_b / (_e + 2 * _a * _z / (_a * _n)),  # ridge (X'X + lambda) v = X'y with X'X = alpha N s, X'y = alpha N b
+    note="equal to the printed lambda = 1/(2M) only when 2 alpha zeta = 1/(2M)")
+pn_decay_is_shrinkage = Identity(
+    title="PN (training-set statistics) + gamma decay is least squares shrunk by 1/(1 + 2 zeta), not ridge",
+    lhs=_argmin(_e * _v**2 / 2 - _b * _v + _z * _e * _v**2), rhs=(_b / _e) / (1 + 2 * _z))
+shrink = Param("c", lo=0, sample_lo=0, sample_hi=1, latex="c")
+eps_shrunk_above = (_s**2 / (_a2 - 1) + shrink.symbol**2) / (1 + shrink.symbol)**2
+eps_shrunk_below = ((1 - _a1 + _a1 * _s**2 / (1 - _a1)) + shrink.symbol**2 + 2 * shrink.symbol * (1 - _a1)) \
+    / (1 + shrink.symbol)**2
+shrunk_process_above = _solved("alpha > 1: least squares shrunk by 1/(1 + c) has error (sigma^2/(alpha - 1) + c^2)/"
+                               "(1 + c)^2 + O(1/N)", eps_shrunk_above, "least squares scaled by 1/(1 + c)",
+                               (alpha_gt1, shrink))
+shrunk_process_below = _solved("alpha < 1: minimum-norm least squares shrunk by 1/(1 + c) has error (1 - alpha + alpha"
+                               " sigma^2/(1 - alpha) + c^2 + 2c(1 - alpha))/(1 + c)^2 + O(1/N)", eps_shrunk_below,
+                               "minimum-norm least squares scaled by 1/(1 + c)", (alpha_lt1, shrink))
+
 L9 = Theorem(
     title="Generalization errors: resolvent, ridge regression and the pseudo-inverse",
     source=Source("Luo et al., ICLR 2019", "Sec. 4, Fig. 1"),
-    params=(alpha, lam, sigma, inv_lam, lam_other, N),
+    params=(alpha, lam, sigma, inv_lam, lam_other, N, eig, proj, zeta_gen, shrink),
     claims=(self_consistency, large_decay, optimal_decay, optimal_is_minimum, pinv_below_erratum, pinv_above_erratum,
-            pinv_minimum, ridge_process, pinv_below_simulated, pinv_above_simulated),
+            pinv_minimum, ridge_process, pinv_below_simulated, pinv_above_simulated,
+            wn_decay_is_ridge, pn_decay_is_shrinkage, shrunk_process_above, shrunk_process_below),
     summary="The resolvent, the ridge error and its optimum lambda = sigma^2 are proven; the pseudo-inverse"
             " limits are proven in the corrected form (alpha sigma^2/(1 - alpha) below alpha = 1, sigma^2/(alpha - 1)"
             " above) and the printed ones refuted.",
