@@ -187,11 +187,11 @@ class _GroupRun:
     """One simulator call site: the points of a group, their generator and accumulator."""
 
     def __init__(self, check: MonteCarloCheck, rows: list[_Row], gen: torch.Generator, options: RunOptions,
-                 label: str = ""):
+                 label: str = "", acc: MomentAccumulator | None = None):
         self.check, self.rows, self.gen, self.options, self.label = check, rows, gen, options, label
         self.reported = time.perf_counter()
         self.points = [r.point for r in rows]
-        self.acc = MomentAccumulator()
+        self.acc = acc if acc is not None else MomentAccumulator()
         self.estimands = [_bind(check.estimand, p) for p in self.points]
 
     def run_to(self, goal: int) -> None:
@@ -314,23 +314,22 @@ def _run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options:
     rows = [_Row(p, c, t) for p, c, t in zip(pts, claimed, tested)]
     z = bonferroni_z(options.alpha, options.tests_in_suite)
     alpha_test = options.alpha / max(1, options.tests_in_suite)
-    # checks of the same process at the same points (the printed and corrected forms of an
-    # erratum) share one simulation: the same draws tested against each closed form
-    key = (check.simulate, check.estimand, tuple(repr(sorted(p.items())) for p in pts))
-    if key in options.cache:
-        for r, (est, se, units) in zip(rows, options.cache[key]):
-            r.estimate, r.stderr, r.units = est, se, units
-    else:
-        runs = []
-        for idx in _groups(check, pts):
-            group = [rows[i] for i in idx]
+    # checks of the same simulator and process at the same points (the printed and corrected forms
+    # of an erratum, or two estimands of one simulation) share its draws: a later check starts from
+    # the accumulated units and their generator, and only tops them up if its own target needs more
+    runs = []
+    for idx in _groups(check, pts):
+        group = [rows[i] for i in idx]
+        key = ("group", check.simulate, check.process, repr([sorted(r.point.items()) for r in group]))
+        if key not in options.cache:
             gen = torch.Generator(device=options.device)
             gen.manual_seed(seed_for(options.seed, check.process, repr([r.point for r in group])))
-            runs.append(_GroupRun(check, group, gen, options, f"{claim_id} [{_short(group[0].point)}]"))
-        if options.progress:
-            options.progress(f"{claim_id}: simulating {len(pts)} point(s) in {len(runs)} tensor call site(s)")
-        _simulate(check, runs, options, z, claim, alpha_test)
-        options.cache[key] = [(r.estimate, r.stderr, r.units) for r in rows]
+            options.cache[key] = (MomentAccumulator(), gen)
+        acc, gen = options.cache[key]
+        runs.append(_GroupRun(check, group, gen, options, f"{claim_id} [{_short(group[0].point)}]", acc))
+    if options.progress:
+        options.progress(f"{claim_id}: simulating {len(pts)} point(s) in {len(runs)} tensor call site(s)")
+    _simulate(check, runs, options, z, claim, alpha_test)
     evidence: dict[str, Any] = {
         "process": check.process, "seed": options.seed, "device": str(options.device),
         "alpha_suite": options.alpha, "tests_in_suite": options.tests_in_suite,

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import torch
@@ -47,6 +48,7 @@ GAMMA, OVERLAP, LENGTH_SQ, LOG_GAP = range(4)
 _TINY = 1e-300
 
 
+@functools.lru_cache(maxsize=None)  # one simulator per setting, so checks of one process share its draws
 def sgd_runs(method: str, activation: str, gamma_rate: str = "corrected",
              frozen_length: bool = False) -> Callable[..., torch.Tensor]:
     """A simulator: each point runs ``n`` independent students to ``point['time']``; the points of one
