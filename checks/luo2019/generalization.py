@@ -85,3 +85,64 @@ CHECKS = [
     _check(G.shrunk_process_above, _ladder(alpha=2.0, sigma=SIGMA, c=0.3)),
     _check(G.shrunk_process_below, _ladder(alpha=0.5, sigma=SIGMA, c=0.3)),
 ]
+
+
+# -- what trained BN does: the shrinkage profile of its solution ---------------------------------------------
+BN_M, BN_N, BN_EPOCHS = 32, 64, 800
+BN_ZETA_PN = 1 / (4 * BN_M)  # any decay gives the same (flat) profile; this one is near BN's amount
+BN_PROCESS = (f"BN training: a linear neuron with a real BN layer (batch statistics, M = {BN_M}) trained by mini-batch"
+              f" SGD for {BN_EPOCHS} epochs on each random problem (N = {BN_N}, sigma = {SIGMA}); beside it, on the"
+              f" same problems, initial weights and batches, PN + gamma decay (zeta = 1/(4M)) and the ridge fit with"
+              f" lambda = 1/(2M); profiles against the least-squares fit with intercept")
+Q_BN, Q_PN, Q_RIDGE, GAMMA_RATIO = range(4)
+
+
+def shrinkage_profile(X: torch.Tensor, v: torch.Tensor, v_ls: torch.Tensor) -> torch.Tensor:
+    """r_low - r_high per problem: the slope of v on v_ls within the lowest and the highest quarter of the
+    eigendirections of the centred X'X. A uniform shrinkage of least squares gives 0; ridge shrinks the
+    low-eigenvalue directions more and gives a negative value."""
+    Xc = X - X.mean(dim=-2, keepdim=True)
+    _, U = torch.linalg.eigh(Xc.transpose(-1, -2) @ Xc)  # ascending eigenvalues
+    a = torch.einsum("bnk,bn->bk", U, v)
+    c = torch.einsum("bnk,bn->bk", U, v_ls)
+    q = X.shape[-1] // 4
+    low = (a[:, :q] * c[:, :q]).sum(-1) / (c[:, :q] ** 2).sum(-1)
+    high = (a[:, -q:] * c[:, -q:]).sum(-1) / (c[:, -q:] ** 2).sum(-1)
+    return low - high
+
+
+def simulate_bn_training(points: list[dict[str, Any]], n: int, gen: torch.Generator,
+                         device: torch.device) -> torch.Tensor:
+    """Observations ``[P, n, 4]``: profiles of BN, PN + decay and ridge, and gamma_BN / gamma_PN(zeta = 0)."""
+    from bnsym.sim.regression import least_squares_weights, ridge_weights, sample_problems, train
+
+    out = []
+    for p in points:
+        M, N = int(p["M"]), int(p["N"])
+        problems = sample_problems(n, N, float(p["alpha"]), float(p["sigma"]), gen, device)
+        seed = int(torch.randint(0, 2**62, (1,), generator=gen, device=device).item())
+        runs = {}
+        for norm, zetas in (("batch", [0.0]), ("population", [0.0, BN_ZETA_PN])):
+            sub = torch.Generator(device=device)
+            sub.manual_seed(seed)  # the same initial w and the same batches for BN and PN
+            runs[norm] = train(problems, M, int(p["epochs"]), 0.1 * N, sub, device, normalization=norm, zeta=zetas,
+                               eta_affine=0.1)
+        v_ls, _ = least_squares_weights(problems, intercept=True)
+        v_ridge, _ = ridge_weights(problems, 1 / (2 * M), intercept=True)
+        bn_v, pn_v = runs["batch"]["v"][0], runs["population"]["v"][1]
+        ratio = runs["batch"]["gamma"][0] / runs["population"]["gamma"][0]
+        out.append(torch.stack([shrinkage_profile(problems.X, bn_v, v_ls), shrinkage_profile(problems.X, pn_v, v_ls),
+                                shrinkage_profile(problems.X, v_ridge, v_ls), ratio], dim=-1))
+    return torch.stack(out)
+
+
+BN_POINTS = [{"alpha": a, "sigma": SIGMA, "M": BN_M, "N": BN_N, "epochs": BN_EPOCHS} for a in (2.0, 4.0)]
+
+
+def _bn_check(claim: Any, other: int) -> MonteCarloCheck:
+    return MonteCarloCheck(claim=claim, simulate=simulate_bn_training, points=BN_POINTS,
+                           estimand=lambda m, p: m[Q_BN] - m[other], process=BN_PROCESS, unit_size="N",
+                           min_chunk=32, pilot_units=64, max_units=256)
+
+
+CHECKS += [_bn_check(G.bn_profile_printed, Q_RIDGE), _bn_check(G.bn_profile, Q_PN)]

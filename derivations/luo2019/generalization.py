@@ -149,13 +149,28 @@ shrunk_process_below = _solved("alpha < 1: minimum-norm least squares shrunk by 
                                " sigma^2/(1 - alpha) + c^2 + 2c(1 - alpha))/(1 + c)^2 + O(1/N)", eps_shrunk_below,
                                "minimum-norm least squares scaled by 1/(1 + c)", (alpha_lt1, shrink))
 
+# -- what trained BN does ---------------------------------------------------------------------------------------
+_PROFILE = ("r_low - r_high of the trained BN network minus that of {other}, on the same problems: r is the slope of"
+            " the effective weight on the least-squares fit within the lowest (highest) quarter of the eigendirections"
+            " of X'X")
+bn_profile_printed = ProcessClaim(
+    title="printed (Fig. 1): BN trained with batch statistics is ridge regression with lambda = 1/(2M)",
+    quantity=_PROFILE.format(other="the ridge fit with lambda = 1/(2M)"), value=0,
+    note="a ridge fit shrinks the small-eigenvalue directions more than the large ones; the profile difference"
+         " tests the shape of the solution, which the generalization error alone cannot resolve at this N")
+bn_profile = ProcessClaim(
+    title="BN trained with batch statistics is least squares shrunk uniformly, as PN + gamma decay predicts",
+    quantity=_PROFILE.format(other="PN + gamma decay (training-set statistics)"), value=0)
+bn_shape = Erratum(printed=bn_profile_printed, corrected=bn_profile,
+                   note="BN's solution is a uniform shrinkage of least squares (PN + gamma decay), not ridge")
+
 L9 = Theorem(
     title="Generalization errors: resolvent, ridge regression and the pseudo-inverse",
     source=Source("Luo et al., ICLR 2019", "Sec. 4, Fig. 1"),
     params=(alpha, lam, sigma, inv_lam, lam_other, N, eig, proj, zeta_gen, shrink),
     claims=(self_consistency, large_decay, optimal_decay, optimal_is_minimum, pinv_below_erratum, pinv_above_erratum,
             pinv_minimum, ridge_process, pinv_below_simulated, pinv_above_simulated,
-            wn_decay_is_ridge, pn_decay_is_shrinkage, shrunk_process_above, shrunk_process_below),
+            wn_decay_is_ridge, pn_decay_is_shrinkage, shrunk_process_above, shrunk_process_below, bn_shape),
     summary="The resolvent, the ridge error and its optimum lambda = sigma^2 are proven; the pseudo-inverse"
             " limits are proven in the corrected form (alpha sigma^2/(1 - alpha) below alpha = 1, sigma^2/(alpha - 1)"
             " above) and the printed ones refuted.",
