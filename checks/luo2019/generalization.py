@@ -89,10 +89,10 @@ CHECKS = [
 
 # -- what trained BN does: the shrinkage profile of its solution ---------------------------------------------
 BN_M, BN_N, BN_EPOCHS = 32, 64, 800
-BN_ZETA_PN = 1 / (4 * BN_M)  # any decay gives the same (flat) profile; this one is near BN's amount
-BN_PROCESS = (f"BN training: a linear neuron with a real BN layer (batch statistics, M = {BN_M}) trained by mini-batch"
-              f" SGD for {BN_EPOCHS} epochs on each random problem (N = {BN_N}, sigma = {SIGMA}); beside it, on the"
-              f" same problems, initial weights and batches, PN + gamma decay (zeta = 1/(4M)) and the ridge fit with"
+BN_ZETA_PN = 1 / (4 * BN_M)  # any decay gives the same (flat) profile
+BN_PROCESS = (f"BN training: a linear neuron with a real BN layer (batch statistics, M = 16 and {BN_M}) trained by"
+              f" mini-batch SGD for {BN_EPOCHS} epochs on each random problem (N = {BN_N}, sigma = {SIGMA});"
+              f" beside it, on the same problems, initial weights and batches, PN + gamma decay (zeta = 1/(4M)) and the ridge fit with"
               f" lambda = 1/(2M); profiles against the least-squares fit with intercept")
 Q_BN, Q_PN, Q_RIDGE, GAMMA_RATIO = range(4)
 
@@ -136,7 +136,8 @@ def simulate_bn_training(points: list[dict[str, Any]], n: int, gen: torch.Genera
     return torch.stack(out)
 
 
-BN_POINTS = [{"alpha": a, "sigma": SIGMA, "M": BN_M, "N": BN_N, "epochs": BN_EPOCHS} for a in (2.0, 4.0)]
+BN_POINTS = [{"alpha": a, "sigma": SIGMA, "M": m, "N": BN_N, "epochs": BN_EPOCHS}
+             for m in (16, BN_M) for a in (2.0, 4.0)]
 
 
 def _bn_check(claim: Any, other: int) -> MonteCarloCheck:
