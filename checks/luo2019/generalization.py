@@ -92,8 +92,8 @@ BN_M, BN_N, BN_EPOCHS = 32, 64, 800
 BN_ZETA_PN = 1 / (4 * BN_M)  # any decay gives the same (flat) profile
 BN_PROCESS = (f"BN training: a linear neuron with a real BN layer (batch statistics, M = 16 and {BN_M}) trained by"
               f" mini-batch SGD for {BN_EPOCHS} epochs on each random problem (N = {BN_N}, sigma = {SIGMA});"
-              f" beside it, on the same problems, initial weights and batches, PN + gamma decay (zeta = 1/(4M)) and the ridge fit with"
-              f" lambda = 1/(2M); profiles against the least-squares fit with intercept")
+              f" beside it, on the same problems, initial weights and batches, PN + gamma decay (zeta = 1/(4M))"
+              f" and the ridge fit with lambda = 1/(2M); profiles against the least-squares fit with intercept")
 Q_BN, Q_PN, Q_RIDGE, GAMMA_RATIO = range(4)
 
 
