@@ -363,7 +363,7 @@ def test_figure_lists_and_draws(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["figure", "luo2019.fig1", "--quick", "--quiet", "--json", "-o", str(tmp_path / "f.pdf"),
                  "--device", "cpu"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["figure"] == "luo2019.fig1" and len(report["points"]) == 21
+    assert report["figure"] == "luo2019.fig1" and len(report["points"]) == 21 + 2  # 3 curves x 7, BN at 2 alphas
 
 
 def test_figure_bad_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,7 +2,8 @@
 
 ``fig1`` is the paper's Fig. 1 redrawn: the generalization error eps_gen against alpha = P/N
 for the pseudo-inverse (plain SGD to convergence), ridge regression at the optimal decay
-lambda = sigma^2 and at lambda = 1/(2M) (the paper's reading of BN, M = 32). Curves are the
+lambda = sigma^2 and at lambda = 1/(2M) (the paper's reading of BN, M = 32), and points of a
+linear neuron with a real BN layer trained by mini-batch SGD (M = 32, N = 64). Curves are the
 closed forms of ``derivations/luo2019/generalization.py`` through lambdify; points are means
 over random problems solved by batched linear algebra (``checks/luo2019/generalization.py``),
 with error bars of two standard errors. Draw it with ``bnsym figure luo2019.fig1 -o fig1.png``.
@@ -26,6 +27,7 @@ from .generalization import simulate_regression
 SIGMA = 0.5
 M_BN = 32
 ALPHAS = (0.25, 0.5, 0.75, 1.5, 2.0, 3.0, 4.0)
+BN_ALPHAS = (1.5, 2.0, 3.0, 4.0)  # P > M batches per epoch and P > N (below, the weight outside the data never moves)
 
 
 def _curve(expr: sp.Expr, alpha_symbol: sp.Symbol, **values: float) -> Any:
@@ -41,6 +43,18 @@ def _simulated(alpha: float, decay: float | None, n: int, N: int, options: Figur
     gen.manual_seed(seed_for(options.seed, "luo2019.fig1", repr(sorted(point.items()))))
     errors = simulate_regression([point], n, gen, options.device)[0, :, 0].double()
     return float(errors.mean()), float(errors.std() / math.sqrt(n))
+
+
+def _bn_trained(alpha: float, n: int, N: int, epochs: int, options: FigureOptions) -> tuple[float, float]:
+    """Mean eps_gen of a linear neuron with a real BN layer trained by mini-batch SGD (``bnsym.sim.regression``)."""
+    from bnsym.sim.regression import sample_problems, train
+
+    gen = torch.Generator(device=options.device)
+    gen.manual_seed(seed_for(options.seed, "luo2019.fig1 BN", repr((alpha, n, N, epochs))))
+    problems = sample_problems(n, N, alpha, SIGMA, gen, options.device)
+    eps = train(problems, M_BN, epochs, 0.1 * N, gen, options.device, normalization="batch",
+                eta_affine=0.1)["eps_gen"].double()
+    return float(eps.mean()), float(eps.std() / math.sqrt(n))
 
 
 def draw_fig1(fig: Any, options: FigureOptions) -> dict[str, Any]:
@@ -70,11 +84,24 @@ def draw_fig1(fig: Any, options: FigureOptions) -> dict[str, Any]:
             ax.errorbar([a], [mean], yerr=[2 * se], fmt="o", ms=4, color=colors[name], capsize=2)
         lines.append(f"{name}: simulated at alpha = {', '.join(f'{a:g}' for a in ALPHAS)} ({n} problems each,"
                      f" N = {N})")
+    bn_alphas = (2.0, 4.0) if options.quick else BN_ALPHAS
+    bn_n, bn_N, bn_epochs = (8, 32, 100) if options.quick else (64, 64, 800)
+    for a in bn_alphas:
+        if options.progress:
+            options.progress(f"luo2019.fig1: BN training at alpha = {a:g} ({bn_n} problems, N = {bn_N}, M = {M_BN})")
+        mean, se = _bn_trained(a, bn_n, bn_N, bn_epochs, options)
+        points.append({"curve": "BN (trained)", "alpha": a, "mean": mean, "stderr": se, "problems": bn_n, "N": bn_N,
+                       "M": M_BN, "epochs": bn_epochs})
+        ax.errorbar([a], [mean], yerr=[2 * se], fmt="s", ms=5, mfc="none", color="black", capsize=2,
+                    label="BN trained by mini-batch SGD" if a == bn_alphas[0] else None)
+    lines.append(f"BN (real batch statistics, M = {M_BN}, mini-batch SGD, {bn_epochs} epochs): alpha ="
+                 f" {', '.join(f'{a:g}' for a in bn_alphas)} ({bn_n} problems each, N = {bn_N})")
     ax.axvline(1.0, color="0.8", lw=0.8)
     ax.set_ylim(0, 2.0)
     ax.set_xlabel("alpha = P/N")
     ax.set_ylabel("generalization error ||w - w*||^2 / N")
-    ax.set_title(f"Luo et al. Fig. 1: linear teacher, sigma = {SIGMA:g} (curves: N -> oo; points: N = {N})")
+    ax.set_title(f"Luo et al. Fig. 1: linear teacher, sigma = {SIGMA:g} (curves: N -> oo; points: N = {N},"
+                 f" BN: N = {bn_N})", fontsize=10)
     ax.legend(loc="upper right", fontsize=8)
     return {"lines": lines, "points": points, "sigma": SIGMA, "N": N, "problems": n}
 
