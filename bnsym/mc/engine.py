@@ -268,8 +268,11 @@ def _ladder_goals(claim: ProcessClaim, runs: list[_GroupRun], target: float, alp
 def _fit(claim: ProcessClaim, ladder: list[_Row], alpha_test: float) -> OrderFit:
     assert claim.var is not None
     xs = [float(r.point[claim.var.name]) for r in ladder]
+    tested = [r.tested for r in ladder]
+    if not any(tested):  # a claimed 0: resolution is the smallest constant offset caught (absolute)
+        tested = [1.0] * len(ladder)
     return OrderFit(xs, [r.estimate - r.claimed for r in ladder], [r.stderr for r in ladder],
-                    [r.tested for r in ladder], claim.order, alpha_test, ORDER_FIT_TERMS,
+                    tested, claim.order, alpha_test, ORDER_FIT_TERMS,
                     units=min(r.units for r in ladder) if all(r.units > 1 for r in ladder) else None)
 
 
@@ -469,7 +472,8 @@ def _asymptotic_verdict(claim: ProcessClaim, rows: list[_Row], options: RunOptio
                 f" {worst['critical']:.1f} (dof {worst['dof']})", resolution)
     return (Status.CONSISTENT,
             f"{len(ladders)} ladder(s) fit a remainder O({var.name}^-{claim.order});"
-            f" resolution {100 * resolution:.2g}%", resolution)
+            + (f" resolution {100 * resolution:.2g}%" if any(r.tested for r in rows) else
+               f" absolute resolution {resolution:.2g} (a constant offset; claimed value 0)"), resolution)
 
 
 def _ladders_from_points(var_name: str, pts: list[dict[str, Any]]) -> dict[tuple, list[int]]:

@@ -147,3 +147,28 @@ def _bn_check(claim: Any, other: int) -> MonteCarloCheck:
 
 
 CHECKS += [_bn_check(G.bn_profile_printed, Q_RIDGE), _bn_check(G.bn_profile, Q_PN)]
+
+
+# -- L10: the strength of BN's regularization against the batch size -------------------------------------------
+M_LADDER = (8, 16, 32, 64)
+L10_POINTS = [{"alpha": 4.0, "sigma": SIGMA, "M": m, "N": BN_N, "epochs": BN_EPOCHS} for m in M_LADDER]
+
+
+def _shrinkage(mean: torch.Tensor, p: dict[str, Any]) -> torch.Tensor:
+    return 1 - mean[GAMMA_RATIO]
+
+
+def _shrinkage_per_fpc(mean: torch.Tensor, p: dict[str, Any]) -> torch.Tensor:
+    """The shrinkage divided by the finite-population factor 1 - M/P of batches drawn from P pairs."""
+    P = round(float(p["alpha"]) * int(p["N"]))
+    return (1 - mean[GAMMA_RATIO]) / (1 - int(p["M"]) / P)
+
+
+def _l10_check(claim: Any, estimand: Any = _shrinkage) -> MonteCarloCheck:
+    return MonteCarloCheck(claim=claim, simulate=simulate_bn_training, points=L10_POINTS, estimand=estimand,
+                           process=BN_PROCESS.replace("M = 16 and 32", "M = 8, 16, 32, 64"), unit_size="N",
+                           min_chunk=32, pilot_units=64, max_units=512)
+
+
+CHECKS += [_l10_check(G.bn_strength_printed), _l10_check(G.bn_strength, _shrinkage_per_fpc),
+           _l10_check(G.bn_strength_positive)]

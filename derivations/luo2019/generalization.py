@@ -164,13 +164,34 @@ bn_profile = ProcessClaim(
 bn_shape = Erratum(printed=bn_profile_printed, corrected=bn_profile,
                    note="BN's solution is a uniform shrinkage of least squares (PN + gamma decay), not ridge")
 
+# -- L10: regularization strength against the batch size ------------------------------------------------------
+M_batch = Param("M", lo=2, integer=True, sample_hi=1024, law="log", latex="M")
+_SHRINK = ("1 - gamma_BN/gamma_PN: how much trained BN's gamma falls below that of PN without decay on the same"
+           " problems, initial weights and batches (the uniform shrinkage of least squares that BN applies)")
+bn_strength_printed = ProcessClaim(
+    title="L10, as stated: BN's regularization strength is proportional to 1/M (the shrinkage is O(1/M))",
+    quantity=_SHRINK + ", on a training set of P = alpha N pairs", value=0, var=M_batch, order=1)
+bn_strength = ProcessClaim(
+    title="L10: on a training set of P pairs BN's regularization strength is proportional to 1/M - 1/P",
+    quantity=_SHRINK + ", divided by 1 - M/P (batches drawn without replacement from P pairs: the finite-"
+             "population factor of the batch statistics)", value=0, var=M_batch, order=1)
+bn_strength_erratum = Erratum(
+    printed=bn_strength_printed, corrected=bn_strength,
+    note="batches are drawn without replacement from the P training pairs, so the noise of the batch statistics,"
+         " and with it the shrinkage, carries the factor 1 - M/P: M (1 - gamma_BN/gamma_PN) falls from 0.74 at"
+         " M = 8 to 0.57 at M = 64 (P = 256), while divided by 1 - M/P it stays at 0.75-0.77")
+bn_strength_positive = ProcessClaim(
+    title="L10: BN shrinks gamma below PN's at every batch size, so gamma grows towards it as M grows",
+    quantity=_SHRINK, value=0, op=">")
+
 L9 = Theorem(
     title="Generalization errors: resolvent, ridge regression and the pseudo-inverse",
     source=Source("Luo et al., ICLR 2019", "Sec. 4, Fig. 1"),
     params=(alpha, lam, sigma, inv_lam, lam_other, N, eig, proj, zeta_gen, shrink),
     claims=(self_consistency, large_decay, optimal_decay, optimal_is_minimum, pinv_below_erratum, pinv_above_erratum,
             pinv_minimum, ridge_process, pinv_below_simulated, pinv_above_simulated,
-            wn_decay_is_ridge, pn_decay_is_shrinkage, shrunk_process_above, shrunk_process_below, bn_shape),
+            wn_decay_is_ridge, pn_decay_is_shrinkage, shrunk_process_above, shrunk_process_below, bn_shape,
+            bn_strength_erratum, bn_strength_positive),
     summary="The resolvent, the ridge error and its optimum lambda = sigma^2 are proven; the pseudo-inverse"
             " limits are proven in the corrected form (alpha sigma^2/(1 - alpha) below alpha = 1, sigma^2/(alpha - 1)"
             " above) and the printed ones refuted.",
