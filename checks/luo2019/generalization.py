@@ -172,3 +172,32 @@ def _l10_check(claim: Any, estimand: Any = _shrinkage) -> MonteCarloCheck:
 
 CHECKS += [_l10_check(G.bn_strength_printed), _l10_check(G.bn_strength, _shrinkage_per_fpc),
            _l10_check(G.bn_strength_positive)]
+
+
+def simulate_bn_batch_sizes(points: list[dict[str, Any]], n: int, gen: torch.Generator,
+                            device: torch.device) -> torch.Tensor:
+    """Observations ``[P, n, 1]``: eps_gen of BN trained with batches of M_small minus that with M_large,
+    on the same problems and from the same initial weights."""
+    from bnsym.sim.regression import sample_problems, train
+
+    out = []
+    for p in points:
+        N = int(p["N"])
+        problems = sample_problems(n, N, float(p["alpha"]), float(p["sigma"]), gen, device)
+        seed = int(torch.randint(0, 2**62, (1,), generator=gen, device=device).item())
+        eps = []
+        for m in (int(p["M_small"]), int(p["M_large"])):
+            sub = torch.Generator(device=device)
+            sub.manual_seed(seed)
+            eps.append(train(problems, m, int(p["epochs"]), 0.1 * N, sub, device, normalization="batch",
+                             eta_affine=0.1)["eps_gen"])
+        out.append((eps[0] - eps[1]).unsqueeze(-1))
+    return torch.stack(out)
+
+
+CHECKS += [MonteCarloCheck(
+    claim=G.bn_small_batch_generalizes, simulate=simulate_bn_batch_sizes,
+    points=[{"alpha": 2.0, "sigma": SIGMA, "M_small": 8, "M_large": 64, "N": BN_N, "epochs": BN_EPOCHS}],
+    process=f"BN trained by mini-batch SGD with M = 8 and with M = 64 on the same random problems (N = {BN_N},"
+            f" alpha = 2, sigma = {SIGMA}); eps_gen with population statistics of the training set",
+    unit_size="N", min_chunk=32, pilot_units=64, max_units=256)]

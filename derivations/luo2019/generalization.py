@@ -183,6 +183,12 @@ bn_strength_erratum = Erratum(
 bn_strength_positive = ProcessClaim(
     title="L10: BN shrinks gamma below PN's at every batch size, so gamma grows towards it as M grows",
     quantity=_SHRINK, value=0, op=">")
+bn_small_batch_generalizes = ProcessClaim(
+    title="L10: on the noisy linear teacher BN with small batches generalizes better than with large ones",
+    quantity="eps_gen of BN trained with M = 8 minus that with M = 64, on the same problems and initial weights",
+    value=0, op="<",
+    note="with label noise, some shrinkage of least squares lowers the error (the optimum of (sigma^2/(alpha - 1)"
+         " + c^2)/(1 + c)^2 is c = sigma^2/(alpha - 1)), and smaller batches shrink more")
 
 L9 = Theorem(
     title="Generalization errors: resolvent, ridge regression and the pseudo-inverse",
@@ -191,7 +197,7 @@ L9 = Theorem(
     claims=(self_consistency, large_decay, optimal_decay, optimal_is_minimum, pinv_below_erratum, pinv_above_erratum,
             pinv_minimum, ridge_process, pinv_below_simulated, pinv_above_simulated,
             wn_decay_is_ridge, pn_decay_is_shrinkage, shrunk_process_above, shrunk_process_below, bn_shape,
-            bn_strength_erratum, bn_strength_positive),
+            bn_strength_erratum, bn_strength_positive, bn_small_batch_generalizes),
     summary="The resolvent, the ridge error and its optimum lambda = sigma^2 are proven; the pseudo-inverse"
             " limits are proven in the corrected form (alpha sigma^2/(1 - alpha) below alpha = 1, sigma^2/(alpha - 1)"
             " above) and the printed ones refuted.",
