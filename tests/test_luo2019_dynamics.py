@@ -8,7 +8,6 @@ hypothesis from each side of eta_max, and the decay zeta of BN from its domain.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import pytest
 import sympy as sp
@@ -30,12 +29,7 @@ PROPERTY = settings(max_examples=6, deadline=None, derandomize=True, database=No
 N_SMALL, RUNS, T, EPS = 300, 12, 3.0, 0.02
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Any:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _log_gap(method: str, eta: float, zeta: float = 0.0, gamma0: float = 1.0, seed: int = 0) -> float:

@@ -19,13 +19,7 @@ DEVICE = torch.device("cpu")
 STUDENTS = [(method, activation) for method in ("bn", "wn", "sgd") for activation in ("relu", "erf")]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: torch's spinning workers slow tiny simulations on a small shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _generator(seed: int) -> torch.Generator:

@@ -60,13 +60,15 @@ Monte Carlo estimates of the Gaussian expectations in the theory's ODEs.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
 
 from ..errors import UsageError
+from .arguments import check_count as _check_count
+from .arguments import check_device as _check_device
+from .arguments import check_real as _check_real
 
 METHODS = ("bn", "wn", "sgd")
 ACTIVATIONS = ("relu", "erf")
@@ -140,22 +142,6 @@ def _activation(activation: str, u: torch.Tensor) -> torch.Tensor:
 # --- argument checks --------------------------------------------------------------------------------------------
 
 
-def _check_real(name: str, value: object, minimum: float | None = None, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise UsageError(f"{name} must be a finite real number, got {value!r}")
-    value = float(value)
-    if minimum is not None and (value < minimum or (strict and value == minimum)):
-        relation = ">" if strict else ">="
-        raise UsageError(f"{name} must be {relation} {minimum}, got {value!r}")
-    return value
-
-
-def _check_count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise UsageError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _as_vector(name: str, values: object) -> list[float]:
     """A non-empty 1-D sequence or tensor of finite reals as a list of floats."""
     try:
@@ -167,18 +153,6 @@ def _as_vector(name: str, values: object) -> list[float]:
     if not bool(torch.isfinite(tensor).all()):
         raise UsageError(f"{name} must be finite, got {values!r}")
     return tensor.tolist()
-
-
-def _check_device(generator: object, device: torch.device | str) -> torch.device:
-    try:
-        device = torch.device(device)
-    except (TypeError, RuntimeError) as error:
-        raise UsageError(f"device must name a torch device, got {device!r}") from error
-    if not isinstance(generator, torch.Generator):
-        raise UsageError(f"generator must be a torch.Generator, got {generator!r}")
-    if generator.device.type != device.type:
-        raise UsageError(f"generator is on {generator.device}, the run on {device}: give a generator on {device}")
-    return device
 
 
 def _check_dtype(dtype: object) -> torch.dtype:
