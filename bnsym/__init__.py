@@ -13,6 +13,7 @@ from .claims import (
                      GaussianExpectation,
                      Identity,
                      Inequality,
+                     Measurement,
                      ProcessClaim,
                      Sign,
                      Source,
@@ -27,5 +28,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Asymptotic", "BnsymError", "Claim", "Derivation", "Erratum", "Flow", "GaussianExpectation", "Identity",
-    "Inequality", "Param", "ProcessClaim", "Sign", "Source", "Status", "Theorem", "Verdict", "by", "__version__",
+    "Inequality", "Measurement", "Param", "ProcessClaim", "Sign", "Source", "Status", "Theorem", "Verdict", "by",
+    "__version__",
 ]

@@ -11,7 +11,9 @@ A *claim* is one statement about closed forms or about a random process:
   checked by 2-D quadrature only (:mod:`bnsym.quadrature`);
 * :class:`ProcessClaim` -- a quantity defined by a random process (a variance of a batch
   statistic, an expected loss) equals a closed form, exactly or up to ``O(var**-order)``.
-  Only a Monte Carlo simulation of the process can check it (``bnsym check``).
+  Only a Monte Carlo simulation of the process can check it (``bnsym check``);
+* :class:`Measurement` -- an exploratory quantity of a process with no closed form: measured
+  and reported with its setting, never passed or failed.
 
 A :class:`Theorem` groups claims under a source; an :class:`Erratum` pairs the form a
 paper printed with the corrected one, so both verdicts are shown side by side.
@@ -381,6 +383,36 @@ class ProcessClaim(Claim):
 
     def expressions(self) -> tuple[sp.Expr, ...]:
         return (self.value,) + (self.flow.rhs if self.flow is not None else ())
+
+
+@dataclass(frozen=True)
+class Measurement(ProcessClaim):
+    """An exploratory quantity of a process, measured and reported with its setting, never passed or failed.
+
+    Some statements of a paper are empirical and qualitative ("higher dimension is better",
+    "the cross-layer curvature is smaller with BN"): there is no closed form to test, and a
+    threshold chosen to make them pass or fail would be an invented number. A measurement runs
+    its Monte Carlo check like any process claim and reports, per point, the estimate with its
+    standard error and samples under the status ``MEASURED``. ``setting`` states what was run
+    (dimensions, learning rates, iterations), so a reader can judge how far the numbers carry.
+    It adds no test to the suite's false-alarm budget and never changes the exit code.
+    """
+
+    setting: str = ""
+    holds: str = "measured"
+    kind = "measurement"
+
+    def __post_init__(self) -> None:
+        if not self.quantity:
+            raise DefinitionError(f"{self.title}: a measurement needs quantity=")
+        if self.var is not None or self.order or self.op != "==" or self.flow is not None:
+            raise DefinitionError(f"{self.title}: a measurement has no claimed value, order, op or flow")
+        if sp.sympify(self.value) != 0:
+            raise DefinitionError(f"{self.title}: a measurement has no claimed value (use a ProcessClaim to test one)")
+        object.__setattr__(self, "value", sp.S.Zero)
+
+    def expressions(self) -> tuple[sp.Expr, ...]:
+        return ()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ MIN_UNITS = 100  # below this the delta-method standard error is not to be trust
 
 EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_UNDECIDED = 0, 1, 2, 3
 
-MARK = {Status.PROVEN: "✓", Status.NUMERIC: "≈", Status.CONSISTENT: "~", Status.REFUTED: "✗",
+MARK = {Status.PROVEN: "✓", Status.NUMERIC: "≈", Status.CONSISTENT: "~", Status.REFUTED: "✗", Status.MEASURED: "·",
         Status.UNDECIDED: "?", Status.ERROR: "!"}
 
 
@@ -150,6 +150,8 @@ def _exit_code(verdicts: list[Verdict], errata: list[dict[str, Any]] | None = No
     """0 all hold; 1 a claim refuted; 3 undecided, errored, or an erratum whose printed form was not refuted."""
     code = EXIT_UNDECIDED if any(not e["confirmed"] for e in errata or []) else EXIT_OK
     for v in verdicts:
+        if v.status == Status.MEASURED:  # an exploratory measurement claims nothing
+            continue
         if v.role == "printed":  # refuted is the expected finding; holding means the erratum is not confirmed
             if v.status in (Status.UNDECIDED, Status.ERROR):
                 code = EXIT_UNDECIDED
@@ -385,7 +387,8 @@ def _print_mc_rows(v: Verdict) -> None:
 
 
 def _row_text(row: dict[str, Any]) -> str:
-    skip = {"estimate", "stderr", "claimed", "samples", "resolution", "absolute_resolution", "pass", "z"}
+    skip = {"estimate", "stderr", "claimed", "samples", "resolution", "absolute_resolution", "pass", "z",
+            "relative_stderr"}
     point = " ".join(f"{k}={_fmt(v)}" for k, v in row.items() if k not in skip and "*" not in k)
     scaled = " ".join(f"{k}={_fmt(v)}" for k, v in row.items() if "*" in k)
     if row.get("resolution") is not None:
@@ -394,7 +397,8 @@ def _row_text(row: dict[str, Any]) -> str:
         res = f" abs res {row['absolute_resolution']:.2g}"
     else:
         res = ""
-    return (f"{point}: est {row['estimate']:.6g} ± {row['stderr']:.2g} vs {row['claimed']:.6g}"
+    claimed = f" vs {row['claimed']:.6g}" if "claimed" in row else ""
+    return (f"{point}: est {row['estimate']:.6g} ± {row['stderr']:.2g}{claimed}"
             f" (n={row['samples']}){res} {scaled}").rstrip()
 
 

@@ -8,6 +8,8 @@ Statuses, strongest first:
 * ``CONSISTENT`` -- a Monte Carlo simulation of the process agrees within the stated
   statistical test;
 * ``REFUTED`` -- a counterexample or a failed statistical test (with the numbers);
+* ``MEASURED`` -- an exploratory quantity was measured (estimate and standard error), with
+  nothing claimed to test: neither holding nor failing, and it never changes an exit code;
 * ``UNDECIDED`` -- nothing decided it within its budget;
 * ``ERROR`` -- the check itself failed to run.
 
@@ -26,6 +28,7 @@ class Status(enum.Enum):
     NUMERIC = "NUMERIC"
     CONSISTENT = "CONSISTENT"
     REFUTED = "REFUTED"
+    MEASURED = "MEASURED"
     UNDECIDED = "UNDECIDED"
     ERROR = "ERROR"
 
@@ -67,7 +70,8 @@ class Verdict:
 
 def weakest(statuses: list[Status]) -> Status:
     """The status of a chain: its weakest link (REFUTED beats ERROR beats UNDECIDED ...)."""
-    order = [Status.REFUTED, Status.ERROR, Status.UNDECIDED, Status.CONSISTENT, Status.NUMERIC, Status.PROVEN]
+    order = [Status.REFUTED, Status.ERROR, Status.UNDECIDED, Status.MEASURED, Status.CONSISTENT, Status.NUMERIC,
+             Status.PROVEN]
     for s in order:
         if s in statuses:
             return s

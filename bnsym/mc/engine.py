@@ -30,7 +30,7 @@ import mpmath
 import sympy as sp
 import torch
 
-from ..claims import ProcessClaim, Theorem
+from ..claims import Measurement, ProcessClaim, Theorem
 from ..errors import BnsymError, DefinitionError
 from ..numeric import compile_mpmath
 from ..verdict import Status, Verdict
@@ -101,7 +101,10 @@ class _Row:
 
 
 def count_tests(check: MonteCarloCheck) -> int:
-    """How many statistical tests the check contributes (points, or ladders when asymptotic)."""
+    """How many statistical tests the check contributes (points, or ladders when asymptotic; none for a
+    measurement, which tests nothing)."""
+    if isinstance(check.claim, Measurement):
+        return 0
     pts = check.resolved_points()
     if check.claim.asymptotic:
         assert check.claim.var is not None
@@ -224,6 +227,16 @@ class _GroupRun:
         return need
 
 
+    def goal_for_precision(self, target: float) -> int:
+        """Units for every point's relative standard error to reach ``target`` (a measurement)."""
+        need = self.acc.count
+        for r in self.rows:
+            if not (math.isfinite(r.stderr) and math.isfinite(r.estimate)) or r.estimate == 0:
+                continue
+            need = max(need, math.ceil(self.acc.count * SAFETY * (r.stderr / (target * abs(r.estimate))) ** 2))
+        return need
+
+
 def _simulate(check: MonteCarloCheck, runs: list[_GroupRun], options: RunOptions, z: float, claim: ProcessClaim,
               alpha_test: float) -> None:
     """Pilot every group, then top up until the target resolution (or ``max_units``, or ``--samples``)."""
@@ -234,7 +247,9 @@ def _simulate(check: MonteCarloCheck, runs: list[_GroupRun], options: RunOptions
             g.run_to(options.samples)
         return
     for _ in range(TOP_UPS):
-        if claim.asymptotic:
+        if isinstance(claim, Measurement):
+            goals = [g.goal_for_precision(options.resolution) for g in runs]
+        elif claim.asymptotic:
             goals = _ladder_goals(claim, runs, options.resolution, alpha_test)
         else:
             goals = [g.goal_for(z, options.resolution) for g in runs]
@@ -312,8 +327,9 @@ def _run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options:
                started: float) -> Verdict:
     claim = check.claim
     pts = check.resolved_points()
-    claimed = claimed_values(claim, theorem, pts)
-    tested, tested_name = tested_parts(claim, pts, claimed)
+    measured = isinstance(claim, Measurement)
+    claimed = [math.nan] * len(pts) if measured else claimed_values(claim, theorem, pts)
+    tested, tested_name = (claimed, "value") if measured else tested_parts(claim, pts, claimed)
     rows = [_Row(p, c, t) for p, c, t in zip(pts, claimed, tested)]
     z = bonferroni_z(options.alpha, options.tests_in_suite)
     alpha_test = options.alpha / max(1, options.tests_in_suite)
@@ -345,7 +361,9 @@ def _run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options:
         return Verdict(claim_id, Status.UNDECIDED, "monte-carlo",
                        f"non-finite estimate at {_short(bad[0].point)} (a simulated run diverged?): nothing to test",
                        evidence, time.perf_counter() - started, role)
-    if claim.asymptotic:
+    if measured:
+        status, summary, resolution = _measured_verdict(rows, options, evidence)
+    elif claim.asymptotic:
         status, summary, resolution = _asymptotic_verdict(claim, rows, options, evidence)
     elif claim.op != "==":
         status, summary, resolution = _one_sided_verdict(rows, claim.op, options, evidence)
@@ -371,6 +389,18 @@ def _short(p: dict[str, Any]) -> str:
 def _t_threshold(alpha_one_side: float, units: int) -> float:
     """The test threshold for a standard error estimated from ``units`` runs (Student t, ``units - 1`` dof)."""
     return student_t_quantile(1 - alpha_one_side, units - 1)
+
+
+def _measured_verdict(rows: list[_Row], options: RunOptions,
+                      evidence: dict[str, Any]) -> tuple[Status, str, float | None]:
+    """A measurement: each point's estimate with its standard error; nothing is tested."""
+    table = [{**_fmt_point(r.point), "estimate": r.estimate, "stderr": r.stderr, "samples": r.units,
+              "relative_stderr": r.stderr / abs(r.estimate) if r.estimate else None} for r in rows]
+    evidence.update(test="none: an exploratory measurement (estimate +- standard error per point, sampled until the"
+                    f" relative standard error reaches {options.resolution:g} or the unit cap)", rows=table)
+    shown = "; ".join(f"{_short(r.point) or 'point'}: {r.estimate:.4g} +- {r.stderr:.2g}" for r in rows[:4])
+    more = f"; ... ({len(rows)} points)" if len(rows) > 4 else ""
+    return Status.MEASURED, f"measured {shown}{more}", None
 
 
 def _exact_verdict(rows: list[_Row], alpha_side: float, evidence: dict[str, Any]) -> tuple[Status, str, float | None]:
