@@ -5,25 +5,28 @@ in R^d is written in coordinates: ``vector("w", 4)`` is a column of four paramet
 and ``spectrum("lambda", 4)`` a diagonal matrix of four positive ones. A vector identity a = b is
 claimed as v.(a - b) = 0 for a free test vector v (it holds for every v iff a = b).
 
-Why a fixed dimension can prove a statement for every d (Krylov compression). Let F be a
-rational function of the numbers <H^p x_i, H^q x_j>, p, q <= k, for vectors x_1, ..., x_n of R^d
-and a symmetric d x d matrix H (a gradient, a directional derivative or a Jacobian bilinear form
-of such an F is again of this kind, with k raised by the powers of H it brings). Put
-D = n (k + 1). If F = 0 for every symmetric D x D matrix and every x_i in R^D, then F = 0 in every
-dimension d:
+Why a fixed dimension can prove a statement for every d (Krylov compression). Let H be a
+symmetric d x d matrix, x_1, ..., x_n vectors of R^d and k >= 0; call the vectors H^m x_i
+(m <= k) the vector terms. Let F be a rational function of the numbers <a, b> and <a, H b> for
+vector terms a, b (a gradient, a directional derivative along a test vector or a Jacobian
+bilinear form of such an F is again of this kind; k counts the powers of H that act on a vector
+before an inner product is taken: ||H w||^2 = <Hw, Hw> needs k = 1, <v, H w> needs k = 0).
+Put D = n (k + 1), the number of vector terms. If F = 0 for every symmetric D x D matrix and
+every x_i in R^D, then F = 0 in every dimension d:
 
 * d <= D: pad the vectors with zeros and H with an identity block; every number above is kept.
-* d > D: let K = span{H^m x_i : m <= k, all i}, of dimension at most D, P the orthogonal projection
+* d > D: let K = span of the vector terms, of dimension at most D, P the orthogonal projection
   onto K and H' = P H P on K. By induction H'^m x_i = P H H^(m-1) x_i = H^m x_i for m <= k (as
-  H^m x_i lies in K), so every <H^p x_i, H^q x_j> is the same for (H', x_i) on K, which is an
+  H^m x_i lies in K), so the vector terms are the same for H', and for a, b in K,
+  <a, H' b> = <a, P H b> = <a, H b>: every number is the same for (H', x_i) on K, an
   inner-product space of dimension at most D, then padded as above.
 
 H' is symmetric, positive definite when H is, and its eigenvalues lie in [lambda_min(H),
 lambda_max(H)]. An orthogonal change of basis changes none of the numbers either, so H may be
 taken diagonal: it suffices to prove F = 0 for H = diag(lambda_1, ..., lambda_D) and arbitrary
 x_i in R^D. ``sufficient_dimension(n, k)`` is that D. (The argument needs F to be built from the
-x_i and H only through those inner products: no coordinate-wise operation, no norm other than
-sqrt of an inner product.)
+x_i and H only through those numbers: no coordinate-wise operation, no H^-1, no norm other than
+the square root of one of the numbers.)
 
 >>> import sympy as sp
 >>> w, _ = vector("w", 2)
@@ -45,9 +48,9 @@ SAMPLE = 3.0  # half-width of the region numeric points of a vector entry are dr
 SPECTRUM_REGION = (0.1, 10.0)  # eigenvalues are drawn log-uniformly here (condition numbers up to 100)
 
 
-def sufficient_dimension(vectors: int, power: int) -> int:
-    """D = n (k + 1): an identity among the <H^p x_i, H^q x_j> (p, q <= k) of n vectors that holds in R^D
-    holds in every R^d (see the module docstring)."""
+def sufficient_dimension(vectors: int, power: int = 0) -> int:
+    """D = n (k + 1): an identity among the <a, b>, <a, H b> of the vector terms H^m x_i (m <= k) of n vectors
+    that holds in R^D holds in every R^d (see the module docstring)."""
     if vectors < 1 or power < 0:
         raise DefinitionError(f"sufficient_dimension needs vectors >= 1 and power >= 0, not {vectors}, {power}")
     return vectors * (power + 1)

@@ -386,6 +386,11 @@ def _short(p: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in p.items() if isinstance(v, (str, int)))
 
 
+def _setting(p: dict[str, Any]) -> str:
+    """Every setting of the point, reals included (a measurement's rows differ in them)."""
+    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in p.items())
+
+
 def _t_threshold(alpha_one_side: float, units: int) -> float:
     """The test threshold for a standard error estimated from ``units`` runs (Student t, ``units - 1`` dof)."""
     return student_t_quantile(1 - alpha_one_side, units - 1)
@@ -398,7 +403,7 @@ def _measured_verdict(rows: list[_Row], options: RunOptions,
               "relative_stderr": r.stderr / abs(r.estimate) if r.estimate else None} for r in rows]
     evidence.update(test="none: an exploratory measurement (estimate +- standard error per point, sampled until the"
                     f" relative standard error reaches {options.resolution:g} or the unit cap)", rows=table)
-    shown = "; ".join(f"{_short(r.point) or 'point'}: {r.estimate:.4g} +- {r.stderr:.2g}" for r in rows[:4])
+    shown = "; ".join(f"{_setting(r.point) or 'point'}: {r.estimate:.4g} +- {r.stderr:.2g}" for r in rows[:4])
     more = f"; ... ({len(rows)} points)" if len(rows) > 4 else ""
     return Status.MEASURED, f"measured {shown}{more}", None
 
