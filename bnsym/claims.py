@@ -348,6 +348,9 @@ class ProcessClaim(Claim):
     ``op`` ``"<"`` or ``">"`` makes an exact claim one-sided (``quantity < value``): a sign
     or a bound. With ``flow`` set, ``value`` may use the flow's state symbols, meaning the
     solution of that ODE at the point's time from the point's initial state.
+    ``every=True`` (with ``op``) makes the bound a statement about each instance (each simulated
+    problem), not about the mean: the check refutes it when any unit's value lies beyond the
+    bound by more than the check's declared round-off allowance.
     Only a Monte Carlo check can decide it; the check module pairs it with a simulator.
     """
 
@@ -358,6 +361,7 @@ class ProcessClaim(Claim):
     order: int = 0
     op: str = "=="
     flow: Flow | None = None
+    every: bool = False
     holds: str = "in expectation"
     kind = "process"
 
@@ -370,6 +374,10 @@ class ProcessClaim(Claim):
             raise DefinitionError(f"{self.title}: op must be '==', '<' or '>', not {self.op!r}")
         if self.op != "==" and self.var is not None:
             raise DefinitionError(f"{self.title}: a one-sided process claim cannot be asymptotic")
+        if self.every and self.op not in ONE_SIDED:
+            raise DefinitionError(f"{self.title}: a bound for every instance (every=True) needs op '<' or '>'")
+        if self.every:
+            object.__setattr__(self, "holds", "for every instance")
         object.__setattr__(self, "value", _expr(self.value, self.title or "process value"))
 
     @property

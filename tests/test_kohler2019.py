@@ -143,7 +143,7 @@ _SMALL = [{"d": 5, "kappa": 10.0, "T": 300}]
 
 
 @pytest.mark.parametrize("mutant, column", [
-    (P.envelope.subs(P.steps.symbol, sp.Rational(3, 2) * P.steps.symbol), 0),  # exponent 2t -> 3t
+    (P.envelope.subs(P.steps.symbol, sp.Rational(11, 10) * P.steps.symbol), 0),  # exponent 2t -> 2.2t
     (P.envelope.subs(P.mu.symbol, sp.Rational(11, 10) * P.mu.symbol), 1),  # mu/Lmax -> 1.1 mu/Lmax
 ])
 def test_a_wrong_envelope_is_refuted(one_torch_thread, mutant, column):
@@ -152,6 +152,16 @@ def test_a_wrong_envelope_is_refuted(one_torch_thread, mutant, column):
     assert _run(claim, check) is Status.REFUTED
     honest = LC._envelope_check(claim, column, points=_SMALL, units=12)
     assert _run(claim, honest) is Status.CONSISTENT
+
+
+def test_one_problem_above_the_envelope_refutes(one_torch_thread):
+    def one_bad(points, n, gen, device):
+        x = torch.full((len(points), n, 2), -1e-3, dtype=torch.float64)
+        x[0, n // 2] = 50.0  # one group of problems far above the bound, the rest just below
+        return x
+
+    check = LC._envelope_check(P.ls_envelope, 0, simulate=one_bad, points=_SMALL, units=48)
+    assert _run(P.ls_envelope, check) is Status.REFUTED
 
 
 def test_a_diverged_simulation_is_undecided(one_torch_thread):
@@ -175,7 +185,7 @@ def test_a_ten_percent_wrong_stein_value_is_refuted(one_torch_thread):
 def test_halfspace_envelope_check_holds():
     check = MonteCarloCheck(claim=P.hs_envelope, simulate=HC.simulate_halfspaces, points=HC.HS_POINTS[:1],
                             process="halfspaces", unit_size="d", pilot_units=6, max_units=6, min_chunk=2)
-    assert _run(P.hs_envelope, check) is Status.CONSISTENT
+    assert _run(P.hs_envelope, check) is Status.MEASURED
     assert math.isfinite(HC.simulate_halfspaces(HC.HS_POINTS[:1], 2, _gen(13), torch.device("cpu")).sum().item())
 
 

@@ -65,6 +65,7 @@ class MonteCarloCheck:
     unit_size: str = "M"  # the point's key giving the draws per unit (a batch of M, a weight vector of N)
     min_chunk: int = 64
     digest: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None  # extra findings from the rows
+    roundoff: float = 0.0  # for a bound on every instance: the derived round-off allowance of one unit's value
 
     def chunk_units(self, points: list[dict[str, Any]]) -> int:
         """Units per chunk, so that a chunk holds about ``chunk_elements`` draws."""
@@ -98,13 +99,31 @@ class _Row:
     estimate: float = math.nan
     stderr: float = math.nan
     units: int = 0
+    worst: float = math.nan  # a bound on every unit: the unit value farthest on the wrong side
+    nonfinite: int = 0  # ... and how many unit values were nan
+
+
+class _Extremes:
+    """Per point of a group: the most extreme unit value of an estimand on each side, and the nan count."""
+
+    def __init__(self, points: int) -> None:
+        self.high = [-math.inf] * points
+        self.low = [math.inf] * points
+        self.nan = [0] * points
+
+    def add(self, i: int, values: torch.Tensor) -> None:
+        finite_or_inf = values[~torch.isnan(values)]
+        self.nan[i] += int(values.numel() - finite_or_inf.numel())
+        if finite_or_inf.numel():
+            self.high[i] = max(self.high[i], float(finite_or_inf.max()))
+            self.low[i] = min(self.low[i], float(finite_or_inf.min()))
 
 
 def count_tests(check: MonteCarloCheck) -> int:
     """How many statistical tests the check contributes (points, or ladders when asymptotic; none for a
     measurement, which tests nothing)."""
-    if isinstance(check.claim, Measurement):
-        return 0
+    if isinstance(check.claim, Measurement) or check.claim.every:
+        return 0  # a measurement tests nothing; a bound on every unit (with its round-off allowance) cannot false-alarm
     pts = check.resolved_points()
     if check.claim.asymptotic:
         assert check.claim.var is not None
@@ -190,11 +209,12 @@ class _GroupRun:
     """One simulator call site: the points of a group, their generator and accumulator."""
 
     def __init__(self, check: MonteCarloCheck, rows: list[_Row], gen: torch.Generator, options: RunOptions,
-                 label: str = "", acc: MomentAccumulator | None = None):
+                 label: str = "", acc: MomentAccumulator | None = None, extremes: _Extremes | None = None):
         self.check, self.rows, self.gen, self.options, self.label = check, rows, gen, options, label
         self.reported = time.perf_counter()
         self.points = [r.point for r in rows]
         self.acc = acc if acc is not None else MomentAccumulator()
+        self.extremes = extremes if extremes is not None else _Extremes(len(rows))
         self.estimands = [_bind(check.estimand, p) for p in self.points]
 
     def run_to(self, goal: int) -> None:
@@ -202,13 +222,21 @@ class _GroupRun:
         chunk = self.check.chunk_units(self.points)
         while self.acc.count < goal:
             n = min(chunk, goal - self.acc.count)
-            self.acc.add(self.check.simulate(self.points, n, self.gen, self.options.device))
+            obs = self.check.simulate(self.points, n, self.gen, self.options.device)
+            self.acc.add(obs)
+            if self.check.claim.every:  # the estimand of each unit's own observations ([k, n] -> [n])
+                x = obs.to(torch.float64)
+                for i, p in enumerate(self.points):
+                    self.extremes.add(i, self.check.estimand(x[i].T, p).reshape(-1))
             if self.options.progress and time.perf_counter() - self.reported > PROGRESS_EVERY:
                 self.reported = time.perf_counter()
                 self.options.progress(f"  {self.label}: {self.acc.count}/{goal} units")
         value, stderr, _ = self.acc.estimate(self.estimands)
         for i, r in enumerate(self.rows):
             r.estimate, r.stderr, r.units = float(value[i]), float(stderr[i]), self.acc.count
+            if self.check.claim.every:
+                r.worst = self.extremes.high[i] if self.check.claim.op == "<" else self.extremes.low[i]
+                r.nonfinite = self.extremes.nan[i]
 
     def pilot(self) -> None:
         n = self.check.pilot_units
@@ -245,6 +273,10 @@ def _simulate(check: MonteCarloCheck, runs: list[_GroupRun], options: RunOptions
     if options.samples is not None:
         for g in runs:
             g.run_to(options.samples)
+        return
+    if claim.every:  # no variance to chase: every unit the check allows is looked at
+        for g in runs:
+            g.run_to(check.max_units)
         return
     for _ in range(TOP_UPS):
         if isinstance(claim, Measurement):
@@ -339,13 +371,16 @@ def _run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options:
     runs = []
     for idx in _groups(check, pts):
         group = [rows[i] for i in idx]
-        key = ("group", check.simulate, check.process, repr([sorted(r.point.items()) for r in group]))
+        key: tuple = ("group", check.simulate, check.process, repr([sorted(r.point.items()) for r in group]))
+        if claim.every:  # the unit extremes belong to one estimand: share draws only with the same one
+            key += (check.estimand,)
         if key not in options.cache:
             gen = torch.Generator(device=options.device)
             gen.manual_seed(seed_for(options.seed, check.process, repr([r.point for r in group])))
-            options.cache[key] = (MomentAccumulator(), gen)
-        acc, gen = options.cache[key]
-        runs.append(_GroupRun(check, group, gen, options, f"{claim_id} [{_short(group[0].point)}]", acc))
+            options.cache[key] = (MomentAccumulator(), gen, _Extremes(len(group)))
+        acc, gen, extremes = options.cache[key]
+        runs.append(_GroupRun(check, group, gen, options, f"{claim_id} [{_short(group[0].point)}]", acc,
+                              extremes))
     if options.progress:
         options.progress(f"{claim_id}: simulating {len(pts)} point(s) in {len(runs)} tensor call site(s)")
     _simulate(check, runs, options, z, claim, alpha_test)
@@ -355,6 +390,12 @@ def _run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options:
         "resolution_of": f"relative deviation of the claimed {tested_name} caught with probability {POWER:g}",
     }
     resolution: float | None
+    if claim.every:
+        status, summary, resolution = _every_verdict(rows, claim.op, check.roundoff, evidence)
+        evidence["resolution"] = resolution
+        evidence["samples"] = sum(r.units for r in rows)
+        evidence["seconds"] = time.perf_counter() - started
+        return Verdict(claim_id, status, "monte-carlo", summary, evidence, time.perf_counter() - started, role)
     bad = [r for r in rows if not (math.isfinite(r.estimate) and math.isfinite(r.stderr))]
     if bad:
         evidence["samples"] = sum(r.units for r in rows)
@@ -394,6 +435,42 @@ def _setting(p: dict[str, Any]) -> str:
 def _t_threshold(alpha_one_side: float, units: int) -> float:
     """The test threshold for a standard error estimated from ``units`` runs (Student t, ``units - 1`` dof)."""
     return student_t_quantile(1 - alpha_one_side, units - 1)
+
+
+def _every_verdict(rows: list[_Row], op: str, roundoff: float,
+                   evidence: dict[str, Any]) -> tuple[Status, str, float | None]:
+    """A bound on every instance: refuted by any unit beyond it by more than the round-off allowance.
+
+    The resolution is the smallest fraction of instances breaking the bound that the sample would
+    have caught with probability POWER: 1 - (1 - POWER)^(1/units)."""
+    sign = 1.0 if op == "<" else -1.0
+    table, failures = [], []
+    for r in rows:
+        excess = sign * (r.worst - r.claimed)  # > 0: on the wrong side; nan when no unit was finite
+        passed = r.nonfinite == 0 and excess <= roundoff
+        table.append({**_fmt_point(r.point), "estimate": r.estimate, "stderr": r.stderr, "claimed": r.claimed,
+                      "worst": r.worst, "nan_units": r.nonfinite, "samples": r.units, "pass": passed})
+        if r.nonfinite == 0 and excess > roundoff:
+            failures.append((r, excess))
+    evidence.update(test=f"bound on every unit: refuted when a unit's value is {'above' if op == '<' else 'below'} the"
+                    f" bound by more than the round-off allowance {roundoff:.3g}; no statistical threshold",
+                    rows=table, roundoff=roundoff)
+    units = min(r.units for r in rows)
+    fraction = 1 - (1 - POWER) ** (1 / units) if units > 0 else 1.0
+    evidence["resolution_of"] = (f"smallest fraction of instances breaking the bound that {units} units catch with"
+                                 f" probability {POWER:g}")
+    if failures:
+        r, excess = max(failures, key=lambda f: f[1])
+        return (Status.REFUTED, f"at {_setting(r.point)}: a unit reaches {r.worst:.6g}, not {op} {r.claimed:.6g}"
+                f" (beyond it by {excess:.3g}, allowance {roundoff:.3g})", fraction)
+    nan = [r for r in rows if r.nonfinite]
+    if nan:
+        return (Status.UNDECIDED, f"{nan[0].nonfinite} unit(s) gave nan at {_setting(nan[0].point)}: the bound"
+                " cannot be read there", fraction)
+    margin = min(sign * (r.claimed - r.worst) for r in rows)
+    return (Status.CONSISTENT, f"every unit of {len(rows)} point(s) ({units}+ units each) on the claimed side ({op}"
+            f" bound; smallest margin {margin:.3g}, allowance {roundoff:.3g}); a failure on {100 * fraction:.2g}% of"
+            f" instances would be caught with probability {POWER:g}", fraction)
 
 
 def _measured_verdict(rows: list[_Row], options: RunOptions,

@@ -32,8 +32,8 @@ from .least_squares import log_envelope_fn
 GROUP = 8
 FLOOR = 1e-10
 UNITS = 12  # groups per point: 96 problems
-HS_POINTS = [{"d": 4, "kappa": 10.0, "samples": 1000, "mean_norm": 1.0, "T": 60},
-             {"d": 8, "kappa": 100.0, "samples": 1000, "mean_norm": 1.0, "T": 60}]
+HS_POINTS = [{"d": 4, "kappa": 10.0, "n_train": 1000, "mean_norm": 1.0, "T": 60},
+             {"d": 8, "kappa": 100.0, "n_train": 1000, "mean_norm": 1.0, "T": 60}]
 _log_env = log_envelope_fn(P.envelope)
 
 
@@ -43,7 +43,7 @@ def simulate_halfspaces(points: list[dict[str, Any]], n: int, gen: torch.Generat
     out = []
     for p in points:
         base = random_problems(n * GROUP, int(p["d"]), 1.0, float(p["kappa"]), gen, device)
-        hp = halfspace_problems(base, int(p["samples"]), float(p["mean_norm"]), gen)
+        hp = halfspace_problems(base, int(p["n_train"]), float(p["mean_norm"]), gen)
         f_star = halfspace_minimum(hp)
         f = halfspace_gdnp(hp, int(p["T"]), gen)[0]
         gap = f - f_star.unsqueeze(-1)

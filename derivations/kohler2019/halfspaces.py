@@ -16,8 +16,10 @@ compression dimension 3 of u, w and a test vector): the direction
 gradient vanishes only where c1 = 0 or on span(S^-1 u), every critical direction is rho's. At the
 optimal length (dF/dg = 0, i.e. c1 u.w = -c2 g ||w||_S) the GDNP direction step
 s_t grad_w f with s_t = w'Sw/(Lmax c2 g^2) is exactly the least-squares step eta_t grad rho, so the
-direction iterates of GDNP on halfspaces are those of K1 and obey its envelope; the length is found
+direction iterates of GDNP on the population halfspace risk are those of K1 and obey its envelope; the length is found
 by bisection on dF/dg (F convex in g when phi is convex), which is the paper's Bisection routine.
+All of this is about the population risk: Stein's lemma needs z Gaussian, so on a finite-sample
+risk (as simulated in K3) the reduction to K1 is not derived and the envelope is only a reference.
 
 The general-phi lemma is not a SymPy computation (an integral against an arbitrary function); it is
 checked for one smooth convex loss with closed-form Gaussian expectations,
@@ -76,9 +78,11 @@ loss_mean = Identity(
     title="E[phi(m + s)] = sqrt(1 + q) phi(m/sqrt(1 + q)): its m-derivative is Phi(m/sqrt(1 + q)) = E[Phi(m + s)],"
           " both sides -> 0 as m -> -oo",
     lhs=sp.diff(_root * loss(_m / _root), _m), rhs=Phi(_m / _root))
-loss_derivatives = Identity(title="phi' = Phi and phi'' = pdf for phi(t) = t Phi(t) + pdf(t)",
-                            lhs=sp.diff(loss(_x), _x) + sp.diff(loss(_x), _x, 2), rhs=Phi(_x) + pdf(_x),
-                            where=(Param("x", sample_lo=-5, sample_hi=5),))
+_x_param = Param("x", sample_lo=-5, sample_hi=5)
+loss_derivative = Identity(title="phi' = Phi for phi(t) = t Phi(t) + pdf(t)", lhs=sp.diff(loss(_x), _x), rhs=Phi(_x),
+                           where=(_x_param,))
+loss_second_derivative = Identity(title="phi'' = pdf for phi(t) = t Phi(t) + pdf(t)", lhs=sp.diff(loss(_x), _x, 2),
+                                  rhs=pdf(_x), where=(_x_param,))
 
 _k = _r * sp.sqrt(_qx * _py)
 _b = b.symbol
@@ -144,7 +148,7 @@ K2 = Theorem(
     title="Halfspaces with Gaussian input: Stein's lemma, critical points, the GDNP step",
     source=SOURCE,
     params=(mean, var_x, var_y, corr, cov_xy, c1, c2, lmax, a, b, e, g, q) + VECTOR_PARAMS,
-    claims=(loss_derivatives, pdf_mean, cdf_mean, loss_mean, stein_projected, second_moment_form,
+    claims=(loss_derivative, loss_second_derivative, pdf_mean, cdf_mean, loss_mean, stein_projected, second_moment_form,
             direction_gradient, length_derivative, critical_line, halfspace_step),
     summary="Gaussian expectations of Phi, pdf and phi by quadrature; the projected Stein identity (any d); the"
             " direction gradient as a multiple of grad rho and the GDNP step equal to K1's (every d).",

@@ -35,22 +35,24 @@ _GAP = ("max over a group of {group} random problems and over the steps 1 <= t <
         " {stat}, where gap_t = rho(w_t) - rho* for GDNP with eta_t = w'Sw/(2 Lmax |rho|)")
 ls_envelope = ProcessClaim(
     title="GDNP on least squares stays below the envelope: rho(w_t) - rho* <= (1 - mu/Lmax)^(2t) (rho(w_0) - rho*)",
-    quantity=_GAP.format(group=16, stat="log(gap_t/gap_0) - log((1 - mu/Lmax)^(2t))"), value=0, op="<",
-    note="negative when the bound holds for every problem of the group; a violation anywhere makes it positive")
+    quantity=_GAP.format(group=16, stat="log(gap_t/gap_0) - log((1 - mu/Lmax)^(2t))"), value=0, op="<", every=True,
+    note="a bound on every problem: one problem above the envelope at one step refutes it")
 ls_one_step = ProcessClaim(
     title="each GDNP step contracts the gap by at least (1 - mu/Lmax)^2 (the per-step form, d = 2 to 30)",
     quantity=_GAP.format(group=16, stat="log(gap_t/gap_(t-1)) - log((1 - mu/Lmax)^(2t)/(1 - mu/Lmax)^(2(t-1)))"),
-    value=0, op="<",
-    note="the per-step contraction is nearly attained in higher d, so the group maximum sits just below 0 and a"
-         " slightly faster claimed rate is refuted")
-hs_envelope = ProcessClaim(
-    title="GDNP with bisection on the halfspace risk converges linearly at the least-squares rate:"
-          " f(w~_t) - f* <= (1 - mu/Lmax)^(2t) (f(w~_0) - f*)",
+    value=0, op="<", every=True,
+    note="a bound on every problem and step; the per-step contraction is nearly attained in higher d, so a slightly"
+         " faster claimed rate is refuted")
+hs_envelope = Measurement(
+    title="exploratory: GDNP with bisection on a finite-sample halfspace risk against the least-squares envelope",
     quantity="max over a group of 8 random empirical halfspace risks (phi(t) = t Phi(t) + pdf(t), z ~ N(u, C),"
-             " n samples) and over steps 1 <= t <= T with gap_t > 1e-10 |f*| of log(gap_t/gap_0) -"
-             " log((1 - mu/Lmax)^(2t)); gap_t = f_n(w~_t) - min f_n, mu and Lmax of the sample second moment",
-    value=0, op="<",
-    note="a stronger form than the paper's (constant 1, no bisection term): it may fail without refuting the paper")
+             " n_train samples) and over steps 1 <= t <= T with gap_t > 1e-10 |f*| of log(gap_t/gap_0) -"
+             " log((1 - mu/Lmax)^(2t)); gap_t = f_n(w~_t) - min f_n, mu and Lmax of the sample second moment;"
+             " negative: every run converged linearly at least at the least-squares rate",
+    setting="d = 4 (kappa = 10) and d = 8 (kappa = 100), 40 bisection steps per length, 12 groups per point",
+    note="the reduction of the halfspace step to the least-squares one (K2.halfspace_step) uses Stein's lemma, which"
+         " holds for the population Gaussian risk, not for a finite-sample risk: here the envelope is a reference"
+         " line, not a derived bound, so the run is measured, not tested")
 stein_sampled = ProcessClaim(
     title="Stein's lemma by sampling: E[Phi(z.w~) z.v] = (u.v) Phi(m/r) + (w~'Cv) pdf(m/r)/r, r = sqrt(1 + w~'Cw~)",
     quantity="mean of Phi(z.w~) (z.v) over z ~ N(u, C) (d = 4)", value=H.stein_value(H.mean.symbol, H.var_x.symbol,
@@ -58,7 +60,8 @@ stein_sampled = ProcessClaim(
 gd_vs_gdnp = Measurement(
     title="iterations to a relative suboptimality of 1e-8: GD with learning rate c/(2 Lmax) against GDNP with step"
           " c eta_t",
-    quantity="iterations until f - f* <= 1e-8 |f*| (capped at T: a run not there by then counts as T)",
+    quantity="iterations until f - f* <= 1e-8 u'S^-1 u (GD) or rho - rho* <= 1e-8 |rho*| (GDNP), capped at T: a run"
+             " not there by then, slow or diverged, counts as T",
     setting="random least-squares problems, d = 10, kappa = 100, w_0 ~ N(0, I) with the optimal length; GD on"
             " w~ = g w/||w||_S from the same start; c on a grid from 0.1 to 3",
     note="the paper's comparison of GD and GDNP; c = 1 is the classical 1/smoothness step of GD (f has Hessian 2S) and"
