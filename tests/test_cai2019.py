@@ -186,6 +186,28 @@ def test_gd_threshold_check_refutes_a_10_percent_wrong_threshold():
     assert _status(C.gd_threshold, dataclasses.replace(check, points=wrong), 32) == Status.REFUTED
 
 
+@pytest.mark.parametrize("wrong", [lambda lam: 2 / lam**2, lambda lam: 2 * lam, lambda lam: 2 / lam**0.5])
+def test_gd_threshold_check_refutes_a_threshold_not_proportional_to_1_over_lambda_max(wrong):
+    """Forms equal to 2 at lambda_max = 1 but not 2/lambda_max fail at lambda_max = 1/4 or 4."""
+    from checks.cai2019 import convergence as CV
+    from derivations.cai2019 import convergence as C
+
+    check = next(c for c in CV.CHECKS if c.claim is C.gd_threshold)
+    points = [{**p, "epsilon": p["f"] * wrong(p["lambda_max"])} for p in CV._gd_points()]
+    assert _status(C.gd_threshold, dataclasses.replace(check, points=points), 16) == Status.REFUTED
+
+
+def test_no_divergence_statistic_marks_an_overflowed_run():
+    from checks.cai2019.convergence import no_divergence
+
+    problems, a0, w0 = _setup(seed=6)
+    T = 400
+    diverged = S.gd(problems, [1e3], w0, T, tol=1e-4)  # overflows long before T
+    assert bool(torch.isinf(no_divergence(diverged, T)).all())
+    fine = S.gd(problems, [0.5], w0, T, tol=1e-4)
+    assert bool((no_divergence(fine, T) < 0).all())
+
+
 def test_statistics_turn_a_stalled_or_diverged_run_against_the_bound():
     problems, a0, w0 = _setup(seed=6)
     T = 50

@@ -390,19 +390,15 @@ def _run_check(check: MonteCarloCheck, theorem: Theorem, claim_id: str, options:
         "resolution_of": f"relative deviation of the claimed {tested_name} caught with probability {POWER:g}",
     }
     resolution: float | None
-    if claim.every:
-        status, summary, resolution = _every_verdict(rows, claim.op, check.roundoff, evidence)
-        evidence["resolution"] = resolution
-        evidence["samples"] = sum(r.units for r in rows)
-        evidence["seconds"] = time.perf_counter() - started
-        return Verdict(claim_id, status, "monte-carlo", summary, evidence, time.perf_counter() - started, role)
     bad = [r for r in rows if not (math.isfinite(r.estimate) and math.isfinite(r.stderr))]
-    if bad:
+    if bad and not claim.every:  # a bound on every unit reads its units, whatever their mean
         evidence["samples"] = sum(r.units for r in rows)
         return Verdict(claim_id, Status.UNDECIDED, "monte-carlo",
                        f"non-finite estimate at {_short(bad[0].point)} (a simulated run diverged?): nothing to test",
                        evidence, time.perf_counter() - started, role)
-    if measured:
+    if claim.every:
+        status, summary, resolution = _every_verdict(rows, claim.op, check.roundoff, evidence)
+    elif measured:
         status, summary, resolution = _measured_verdict(rows, options, evidence)
     elif claim.asymptotic:
         status, summary, resolution = _asymptotic_verdict(claim, rows, options, evidence)

@@ -180,22 +180,23 @@ def _apply(H: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 def _rates(name: str, values: Sequence[float] | torch.Tensor, problems: QuadraticProblems) -> torch.Tensor:
     if isinstance(values, torch.Tensor):
         values = values.detach().cpu().reshape(-1).tolist()
-    if isinstance(values, (int, float)) or not isinstance(values, Sequence) or len(values) == 0:
+    if isinstance(values, (int, float, str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
         raise UsageError(f"{name} must be a non-empty sequence of learning rates, got {values!r}")
     checked = [check_real(f"{name}[{i}]", v, minimum=0.0, strict=True) for i, v in enumerate(values)]
     return torch.tensor(checked, dtype=_FLOAT64, device=problems.H.device)
 
 
 def _check_state(name: str, x: object, shape: tuple[int, ...], problems: QuadraticProblems) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise UsageError(f"{name} must be a tensor of shape {list(shape)}, got {type(x).__name__}")
+    if not isinstance(x, torch.Tensor) or x.is_complex():
+        raise UsageError(f"{name} must be a real tensor of shape {list(shape)}, got {type(x).__name__}"
+                         f"{' (complex)' if isinstance(x, torch.Tensor) else ''}")
     if tuple(x.shape) != shape:
         raise UsageError(f"{name} must have shape {list(shape)} (one per problem), got {list(x.shape)}")
     if x.device != problems.H.device:
         raise UsageError(f"{name} is on {x.device}, the problems on {problems.H.device}")
     if not bool(torch.isfinite(x).all()):
         raise UsageError(f"{name} must be finite")
-    return x.to(_FLOAT64)
+    return x.detach().to(_FLOAT64)
 
 
 def _start_w(problems: QuadraticProblems, w0: object) -> torch.Tensor:
@@ -216,6 +217,8 @@ def _iterate(problems: QuadraticProblems, state: State, step: object, loss: obje
         tol = check_real("tol", tol, minimum=0.0, strict=True)
         if tol >= 1:
             raise UsageError(f"tol must lie in (0, 1) (a fraction of the starting gap), got {tol!r}")
+    if isinstance(snapshots, (str, bytes)) or not isinstance(snapshots, Sequence):
+        raise UsageError(f"snapshots must be a sequence of iteration counts, got {snapshots!r}")
     wanted = sorted({check_count("snapshot", k, 0, iterations) for k in snapshots})
     assert callable(step) and callable(loss)
     j_star = minimum_value(problems)

@@ -5,12 +5,13 @@ on [0.01, 1] (kappa = 100, lambda_max = 1 for every problem, so eps lambda_max i
 a teacher of uniform direction and no noise; BNGD starts at ||w_0|| = 1, a_0 ~ N(0, 1), GD at the same
 w_0. Every learning rate of a check runs in one [L, B, d] tensor on the same problems and starts.
 
-* ``bngd_converges``: eps lambda_max = 0.1, 1, 10, 100 with eps_a = 1 and 0.5, tol = 1e-4, T = 20000.
-  The grid spans four decades; at its low end the slowest mode contracts by about eps mu_min ~ 1e-3 per
-  step, and above it the first steps inflate ||w|| to about eps ||grad_w J(w_0)|| (norm growth, C2), so
-  the effective rate eps/||w||^2 falls like 1/eps and iterations grow like eps (the measurement
-  ``iterations_vs_eps`` shows it up to eps = 1e3): T = 20000 covers the grid, not every eps.
-* ``gd_threshold``: eps = f 2/lambda_max, f = 0.5 ... 2, T = 200 iterations (enough for the top mode's
+* ``bngd_converges``: eps lambda_max = 0.01 ... 1000 with eps_a = 1 and 0.5, tol = 1e-4, T = 20000, on
+  every problem. At the low end the slowest mode contracts by about eps mu_min ~ 1e-4 per step, and at the
+  high end the first steps inflate ||w|| to about eps ||grad_w J(w_0)|| (norm growth, C2), so the
+  effective rate eps/||w||^2 falls like 1/eps: many runs do not reach tol within T there (measured), but
+  every run must have made progress.
+* ``gd_threshold``: eps = f 2/lambda_max, f = 0.5 ... 2, on problems with lambda_max = 1/4, 1, 4 (spectrum
+  on [lambda_max/100, lambda_max]), T = 200 iterations (enough for the top mode's
   factor |1 - 2f| to dominate the gap's change at f = 1.05, and short enough that a converging run stays
   far above float64's resolution of the gap). 2/lambda_max is lambdified from ``C1``'s EPS_MAX_GD and
   enters only as the grid's centre; the digest reports the bracket where the measured sign changes.
@@ -39,16 +40,17 @@ LAMBDA_MIN, LAMBDA_MAX = 0.01, 1.0
 TOL = 1e-4
 T_CONVERGE = 20000
 T_GD = 200
-BNGD_GRID = (0.1, 1.0, 10.0, 100.0)
+BNGD_GRID = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 EPS_A_GRID = (1.0, 0.5)
 F_GRID = (0.5, 0.8, 0.95, 1.05, 1.25, 2.0)
+GD_LAMBDA_MAX = (0.25, 1.0, 4.0)
 MEASURE_BNGD = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 MEASURE_GD = (0.01, 0.1, 0.5, 1.0, 1.5, 1.9, 2.1)
 DIMENSIONS = (10, 30, 100)
 DIMENSION_BNGD = (1.0, 10.0)
 T_DIMENSION = 10000
 UNITS = 64
-Y, CAPPED, REACHED = 0, 1, 2
+Y, CAPPED, REACHED, PROGRESS = 0, 1, 2, 3
 
 
 @contextlib.contextmanager
@@ -68,8 +70,8 @@ def eps_max_gd(lambda_max: float) -> float:
     return float(sp.lambdify(M.lam_max.symbol, M.EPS_MAX_GD)(lambda_max))
 
 
-def _problems(n: int, d: int, gen: torch.Generator, device: torch.device) -> Any:
-    problems = random_problems(n, d, LAMBDA_MIN, LAMBDA_MAX, gen, device)
+def _problems(n: int, d: int, gen: torch.Generator, device: torch.device, lambda_max: float = LAMBDA_MAX) -> Any:
+    problems = random_problems(n, d, LAMBDA_MIN * lambda_max / LAMBDA_MAX, lambda_max, gen, device)
     a0, w0 = S.random_start(problems, gen)
     return problems, a0, w0
 
@@ -85,6 +87,16 @@ def statistics(run: S.Run, T: int) -> torch.Tensor:
     return torch.stack([y, capped, reached.to(torch.float64)], dim=-1)
 
 
+def no_divergence(run: S.Run, T: int) -> torch.Tensor:
+    """Per (rate, problem): z = log10(gap_N/gap_0), N the first hit of tol, else T; +inf if the gap overflowed."""
+    reached = torch.isfinite(run.hit)
+    tiny = torch.finfo(torch.float64).tiny  # a gap rounded to <= 0 at the hit is below tol all the same
+    z = torch.where(reached, torch.log10(run.gap_at_hit.clamp(min=tiny)) - torch.log10(run.gap0),
+                    torch.log10(run.last_gap) - torch.log10(run.gap0))
+    ended = run.last_k == T  # the gap stayed finite to the last iteration
+    return torch.where(reached | ended, z, torch.full_like(z, math.inf))
+
+
 def simulate_runs(points: list[dict[str, Any]], n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
     """Observations [P, n, 3] for points of one method and one dimension (``batch_keys``), all rates in one tensor."""
     method, d, T = points[0]["method"], int(points[0]["d"]), int(points[0]["T"])
@@ -96,12 +108,12 @@ def simulate_runs(points: list[dict[str, Any]], n: int, gen: torch.Generator, de
         else:
             run = S.bngd(problems, eps, [float(p["epsilon_a"]) for p in points], a0, w0, T,
                          tol=float(points[0]["tol"]))
-    return statistics(run, T)
+    return torch.cat([statistics(run, T), no_divergence(run, T).unsqueeze(-1)], dim=-1)
 
 
 def simulate_growth(points: list[dict[str, Any]], n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
     """Observations [P, n, 1]: GD's log10(gap_T/gap_0)/T (the last finite gap if it overflowed)."""
-    problems, _, w0 = _problems(n, D, gen, device)
+    problems, _, w0 = _problems(n, D, gen, device, float(points[0]["lambda_max"]))
     with one_thread():
         run = S.gd(problems, [float(p["epsilon"]) for p in points], w0, T_GD)
     return ((torch.log10(run.last_gap) - torch.log10(run.gap0)) / run.last_k.clamp(min=1.0)).unsqueeze(-1)
@@ -112,7 +124,15 @@ def signed_growth(mean: Any, p: dict[str, Any]) -> Any:
 
 
 def threshold_bracket(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Where the mean growth changes sign on the grid, beside the claimed 2/lambda_max."""
+    """Per lambda_max: where the mean growth changes sign on the grid, beside the claimed 2/lambda_max."""
+    groups: dict[float, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(float(r["lambda_max"]), []).append(r)
+    found = {f"lambda_max={lam:g}": _bracket(rs) for lam, rs in sorted(groups.items())}
+    return {**found, "summary": "; ".join(f"{k}: {v['summary']}" for k, v in found.items())}
+
+
+def _bracket(rows: list[dict[str, Any]]) -> dict[str, Any]:
     rs = sorted(rows, key=lambda r: r["f"])
     growth = [(1.0 if r["f"] > 1 else -1.0) * r["estimate"] for r in rs]
     claimed = rs[0]["epsilon"] / rs[0]["f"]
@@ -153,8 +173,8 @@ def _bngd_points() -> list[dict[str, Any]]:
 
 
 def _gd_points() -> list[dict[str, Any]]:
-    top = eps_max_gd(LAMBDA_MAX)
-    return [{"method": "gd", "f": f, "epsilon": f * top, "d": D} for f in F_GRID]
+    return [{"method": "gd", "lambda_max": lam, "f": f, "epsilon": f * eps_max_gd(lam), "d": D}
+            for lam in GD_LAMBDA_MAX for f in F_GRID]
 
 
 def _measure_points() -> list[dict[str, Any]]:
@@ -184,12 +204,12 @@ PROCESS = (f"random least-squares problems, d = {{d}}, spectrum geometric on [{L
 
 CHECKS = [
     MonteCarloCheck(
-        claim=C.bngd_converges, simulate=simulate_runs, points=_bngd_points, estimand=lambda m, p: m[Y],
+        claim=C.bngd_converges, simulate=simulate_runs, points=_bngd_points, estimand=lambda m, p: m[PROGRESS],
         batch_keys=("method", "d"), pilot_units=UNITS, max_units=UNITS,
         process=PROCESS.format(d=D, what=f"simultaneous BNGD, tol = {TOL:g}, T = {T_CONVERGE}")),
     MonteCarloCheck(
         claim=C.gd_threshold, simulate=simulate_growth, points=_gd_points, estimand=signed_growth,
-        batch_keys=("method",), pilot_units=UNITS, max_units=UNITS, digest=threshold_bracket,
+        batch_keys=("method", "lambda_max"), pilot_units=UNITS, max_units=UNITS, digest=threshold_bracket,
         process=PROCESS.format(d=D, what=f"GD at eps = f 2/lambda_max, T = {T_GD}")),
     MonteCarloCheck(
         claim=C.iterations_vs_eps, simulate=simulate_runs, points=_measure_points, estimand=lambda m, p: m[CAPPED],

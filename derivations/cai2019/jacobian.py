@@ -145,7 +145,8 @@ RATE = sp.Max(sp.Abs(1 - _ea), sp.Abs(1 - EPS_HAT_T * MU_LO), sp.Abs(1 - EPS_HAT
 """The local rate rho (d = 3, eigenbasis parameters): the spectral radius of the Jacobian off the neutral direction."""
 
 C4 = Theorem(
-    title="The Jacobian of BNGD at a minimum: diag(1 - eps_a, I - eps_hat H*); H* u = 0; interlacing, kappa* <= kappa",
+    title="The Jacobian of BNGD at a minimum: diag(1 - eps_a, I - eps_hat H*); H* u = 0; interlacing, kappa* <= kappa"
+          " (d = 3)",
     source=SOURCE,
     params=(a, eps, eps_a, t, t_neg, mu, p_a, q_a, l1, gap_b, gap_c) + u_e + S2.params,
     claims=(jacobian_at_minimum, odd_symmetry, eps_hat_form, h_star_kernel, h_star_psd, characteristic,
