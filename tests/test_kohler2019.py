@@ -54,6 +54,20 @@ def test_gdnp_on_least_squares_descends_and_lengthens(problems):
     assert torch.allclose(runs.gd[0, :, 0], gap[:, 0], rtol=1e-10)  # the same start, at the optimal length
 
 
+def test_gdnp_takes_the_step_eta_t(problems):
+    """The first GDNP step is w - eta_0 grad rho(w_0) with eta_0 = w_0'S w_0/(2 Lmax |rho(w_0)|), from the same
+    w_0 ~ N(0, I) the simulator draws (a step scaled by 1.5 or 0.5 gives another gap)."""
+    S, u = problems.H, -problems.g
+    runs = G.least_squares(problems, 1, _gen(8), scales=(1.0,))
+    w0 = torch.randn(problems.B, problems.d, generator=_gen(8), dtype=torch.float64)
+    L = problems.eigenvalues[:, -1]
+    eta = torch.einsum("bi,bij,bj->b", w0, S, w0) / (2 * L * G.rayleigh(w0, S, u).abs())
+    for factor, same in ((1.0, True), (1.5, False), (0.5, False)):
+        w1 = w0 - (factor * eta).unsqueeze(-1) * G.rayleigh_grad(w0, S, u)
+        close = torch.allclose(runs.gdnp[0, :, 1], G.rayleigh_gap(w1, S, u), rtol=1e-9, atol=0)
+        assert close is same, factor
+
+
 def test_gd_diverges_to_inf_or_nan_without_raising(problems):
     runs = G.least_squares(problems, 400, _gen(5), scales=(), learning_rates=(3.0,))
     last = runs.gd[0, :, -1]

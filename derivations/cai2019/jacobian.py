@@ -68,9 +68,12 @@ jacobian_at_minimum = Identity(
     lhs=_lhs, rhs=_rhs)
 _an, _wn = bngd_step(S3.H, S3.u, _a, S3.w, _e, _ea)
 _am, _wm = bngd_step(S3.H, S3.u, -_a, -S3.w, _e, _ea)
+odd_symmetry_a = Identity(
+    title=f"the map is odd, a part: a+(-a, -w) = -a+(a, w) (every d; d = {D3})", lhs=_am, rhs=-_an)
 odd_symmetry = Identity(
-    title=f"the map is odd: F(-a, -w) = -F(a, w), so the Jacobian at (-||u||_H, -t u) is the same (every d; d = {D3})",
-    lhs=(_am + _an)**2 + dot(S3.v, _wm + _wn), rhs=0)
+    title=f"the map is odd, w part: w+(-a, -w) = -w+(a, w), so the Jacobian at (-||u||_H, -t u) is the same"
+          f" (every d; d = {D3})",
+    lhs=dot(S3.v, _wm), rhs=-dot(S3.v, _wn))
 # eps_hat's w is the minimum BNGD reaches, w = t u with |t| = lim ||w_k||/||u|| (norm growth makes it differ from
 # the teacher u = H^-1 g): read with the teacher, eps_hat would be eps, not the Jacobian's eps/t^2
 eps_hat_form = Identity(title="eps_hat = eps ||u||^2/||w||^2 with w = t u the minimum's weights: eps/t^2",
@@ -122,11 +125,12 @@ _Bp = Param("B", sample_lo=-20, sample_hi=-1)
 _Cp = Param("C", lo=0, lo_open=True, sample_lo=0.1, sample_hi=1)
 _B, _C = _Bp.symbol, _Cp.symbol
 _xm, _xp = (-_B - sp.sqrt(_B**2 - 4 * _C)) / 2, (-_B + sp.sqrt(_B**2 - 4 * _C)) / 2
-quadratic_formula = Identity(
-    title="x^2 + B x + C vanishes at x_+- = (-B +- sqrt(B^2 - 4C))/2, and (x_+ - x_-)^2/(x_+ x_-) = (B^2 - 4C)/C",
-    lhs=(_xm**2 + _B * _xm + _C)**2 + (_xp**2 + _B * _xp + _C)**2
-    + ((_xp - _xm)**2 / (_xp * _xm) - (_B**2 - 4 * _C) / _C)**2,
-    rhs=0, where=(_Bp, _Cp))
+root_minus = Identity(title="x^2 + B x + C vanishes at x_- = (-B - sqrt(B^2 - 4C))/2",
+                      lhs=_xm**2 + _B * _xm + _C, rhs=0, where=(_Bp, _Cp))
+root_plus = Identity(title="x^2 + B x + C vanishes at x_+ = (-B + sqrt(B^2 - 4C))/2",
+                     lhs=_xp**2 + _B * _xp + _C, rhs=0, where=(_Bp, _Cp))
+quadratic_formula = Identity(title="(x_+ - x_-)^2/(x_+ x_-) = (B^2 - 4C)/C for the roots x_+- of x^2 + B x + C",
+                             lhs=(_xp - _xm)**2 / (_xp * _xm), rhs=(_B**2 - 4 * _C) / _C, where=(_Bp, _Cp))
 _signs = []
 for _i, _op in enumerate((">=", "<=", ">=")):
     _signs.append(Inequality(title=f"d = 3: Q(l_{_i + 1}) {_op} 0", lhs=LAMBDAS[_i] * U_EIG[_i]**2 / _m
@@ -149,7 +153,8 @@ C4 = Theorem(
           " (d = 3)",
     source=SOURCE,
     params=(a, eps, eps_a, t, t_neg, mu, p_a, q_a, l1, gap_b, gap_c) + u_e + S2.params,
-    claims=(jacobian_at_minimum, odd_symmetry, eps_hat_form, h_star_kernel, h_star_psd, characteristic,
-            zero_root, quotient, q_at_l1, q_at_l2, q_at_l3, sign_at_l1, sign_at_l2, sign_at_l3, quadratic_formula,
+    claims=(jacobian_at_minimum, odd_symmetry_a, odd_symmetry, eps_hat_form, h_star_kernel, h_star_psd, characteristic,
+            zero_root, quotient, q_at_l1, q_at_l2, q_at_l3, sign_at_l1, sign_at_l2, sign_at_l3, root_minus, root_plus,
+            quadratic_formula,
             condition),
     summary="Near a minimum BNGD is GD on H* with the effective rate eps_hat = eps/t^2; kappa* <= kappa.")
