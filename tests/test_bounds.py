@@ -73,3 +73,9 @@ def test_every_needs_a_one_sided_claim() -> None:
     with pytest.raises(DefinitionError):
         ProcessClaim(title="bad", quantity="q", value=0, every=True)
     assert BOUND.holds == "for every instance"
+
+
+def test_a_point_key_that_clashes_with_a_verdict_column_is_refused() -> None:
+    check = MonteCarloCheck(claim=BOUND, simulate=_simulator(), points=[{"M": 1, "samples": 1000}])
+    with pytest.raises(DefinitionError, match="samples"):
+        run_check(check, THEOREM, "t.bound", RunOptions())

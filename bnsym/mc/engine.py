@@ -41,6 +41,11 @@ Simulator = Callable[[list[dict[str, Any]], int, torch.Generator, torch.device],
 PointEstimand = Callable[[torch.Tensor, dict[str, Any]], torch.Tensor]
 
 
+# the columns a verdict adds to a point's row ("z", the z-score, is left out: it is a common parameter name)
+ROW_KEYS = frozenset({"estimate", "stderr", "claimed", "samples", "resolution", "absolute_resolution", "pass",
+                      "worst", "nan_units", "relative_stderr"})
+
+
 @dataclass(frozen=True)
 class MonteCarloCheck:
     """A simulation of the process behind ``claim``.
@@ -73,8 +78,13 @@ class MonteCarloCheck:
         return max(self.min_chunk, self.chunk_elements // per_unit)
 
     def resolved_points(self) -> list[dict[str, Any]]:
-        pts = self.points() if callable(self.points) else self.points
-        return [dict(p) for p in pts]
+        pts = [dict(p) for p in (self.points() if callable(self.points) else self.points)]
+        for p in pts:
+            clash = sorted(set(p) & ROW_KEYS)
+            if clash:
+                raise DefinitionError(f"check of {self.claim.title!r}: point key(s) {', '.join(clash)} would be"
+                                      f" overwritten by the verdict's own columns; rename them")
+        return pts
 
 
 @dataclass(frozen=True)
@@ -253,7 +263,6 @@ class _GroupRun:
             reach = (z + normal_quantile(POWER)) * r.stderr / _resolution_scale(r.tested)
             need = max(need, math.ceil(self.acc.count * SAFETY * (reach / target) ** 2))
         return need
-
 
     def goal_for_precision(self, target: float) -> int:
         """Units for every point's relative standard error to reach ``target`` (a measurement)."""
