@@ -12,8 +12,9 @@ inside the iteration loop. Both methods are the paper's Sec. 2 updates on the po
 
 The population losses are the expectations over the model's law written with its second moments
 (E[y^2] = c, E[x y] = g, E[x x'] = H). The minimum J* = (c - g.w*)/2 is read off the problem's own
-moments: w* = H^-1 g is how the problem was built (the teacher), so J* is the value of J0 there, and
-the same value is BN's infimum. The simulator records J - J* ("the gap"), the first iteration at
+moments: w* = H^-1 g is how the problem was built (the teacher), so J* is the value of J0 there.
+That this is also BN's infimum is a result of the theory (``cai2019.C3``, proven for every d), used
+here to read BNGD's gap; the C5 checks do not test it. The simulator records J - J* ("the gap"), the first iteration at
 which the gap falls to ``tol`` times its start, the last finite gap, snapshots of the state, and the
 final state. A diverging run overflows to inf or nan and is recorded as such, never raised. Nothing
 here evaluates a formula of the theory about the dynamics (no H*, no effective rate, no threshold).
