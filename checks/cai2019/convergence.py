@@ -50,7 +50,7 @@ DIMENSIONS = (10, 30, 100)
 DIMENSION_BNGD = (1.0, 10.0)
 T_DIMENSION = 10000
 UNITS = 64
-Y, CAPPED, REACHED, PROGRESS = 0, 1, 2, 3
+CAPPED, REACHED, PROGRESS = 0, 1, 2
 
 
 @contextlib.contextmanager
@@ -77,24 +77,16 @@ def _problems(n: int, d: int, gen: torch.Generator, device: torch.device, lambda
 
 
 def statistics(run: S.Run, T: int) -> torch.Tensor:
-    """Per (rate, problem): [y, min(N, T), 1{N <= T}] with y = log10(gap_N/gap_0)/N (N the first hit, else the
-    last finite iteration; see derivations/cai2019/convergence.py)."""
+    """Per (rate, problem): [min(N, T), 1{N <= T}, z], N the first iteration with gap_N <= tol gap_0, and
+    z = log10(gap_N/gap_0) with N = T when tol was not reached (+inf if the gap overflowed before T)."""
     reached = torch.isfinite(run.hit)
-    steps = torch.where(reached, run.hit, run.last_k).clamp(min=1.0)
-    gap = torch.where(reached, run.gap_at_hit, run.last_gap)
-    y = (torch.log10(gap) - torch.log10(run.gap0)) / steps  # a difference of logs: gap/gap_0 may overflow
     capped = torch.where(reached, run.hit, torch.full_like(run.hit, float(T)))
-    return torch.stack([y, capped, reached.to(torch.float64)], dim=-1)
-
-
-def no_divergence(run: S.Run, T: int) -> torch.Tensor:
-    """Per (rate, problem): z = log10(gap_N/gap_0), N the first hit of tol, else T; +inf if the gap overflowed."""
-    reached = torch.isfinite(run.hit)
     tiny = torch.finfo(torch.float64).tiny  # a gap rounded to <= 0 at the hit is below tol all the same
     z = torch.where(reached, torch.log10(run.gap_at_hit.clamp(min=tiny)) - torch.log10(run.gap0),
-                    torch.log10(run.last_gap) - torch.log10(run.gap0))
+                    torch.log10(run.last_gap) - torch.log10(run.gap0))  # a difference of logs: no overflow
     ended = run.last_k == T  # the gap stayed finite to the last iteration
-    return torch.where(reached | ended, z, torch.full_like(z, math.inf))
+    z = torch.where(reached | ended, z, torch.full_like(z, math.inf))
+    return torch.stack([capped, reached.to(torch.float64), z], dim=-1)
 
 
 def simulate_runs(points: list[dict[str, Any]], n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -108,7 +100,7 @@ def simulate_runs(points: list[dict[str, Any]], n: int, gen: torch.Generator, de
         else:
             run = S.bngd(problems, eps, [float(p["epsilon_a"]) for p in points], a0, w0, T,
                          tol=float(points[0]["tol"]))
-    return torch.cat([statistics(run, T), no_divergence(run, T).unsqueeze(-1)], dim=-1)
+    return statistics(run, T)
 
 
 def simulate_growth(points: list[dict[str, Any]], n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:

@@ -27,7 +27,7 @@ from bnsym.figures import Figure, FigureOptions
 from bnsym.mc.engine import seed_for
 from bnsym.sim import bngd as S
 
-from .convergence import LAMBDA_MAX, TOL, D, _problems, eps_max_gd, one_thread, statistics
+from .convergence import CAPPED, LAMBDA_MAX, REACHED, TOL, D, _problems, eps_max_gd, one_thread, statistics
 
 TRAJECTORY_GD = (0.5, 1.9, 2.1)
 TRAJECTORY_BNGD = (1.0, 10.0, 100.0, 1000.0)
@@ -100,8 +100,8 @@ def _draw(fig: Any, options: FigureOptions) -> dict[str, Any]:
         else:
             run = S.bngd(problems, eps, 1.0, a0, w0, T_sweep, tol=TOL)
         stats = statistics(run, T_sweep)
-        mean, err = _mean_band(stats[..., 1])
-        reached = stats[..., 2].mean(-1).cpu().numpy()
+        mean, err = _mean_band(stats[..., CAPPED])
+        reached = stats[..., REACHED].mean(-1).cpu().numpy()
         x = np.array(eps)
         none = reached == 0
         shown = np.where(none, np.nan, mean)
