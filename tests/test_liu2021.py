@@ -1,5 +1,6 @@
 """Liu et al. (section S3): the BN network simulator against torch.nn modules and hand-written algebra, its
-argument checks, the checks wired to their claims, and mutants of the closed forms refuted by the same checks.
+argument checks (shapes, dtypes, devices, label ranges), the checks wired to their claims, and mutants of the closed
+forms refuted by the same checks.
 
 The simulator (``bnsym.sim.bnnet``) is checked against independent computations, never a formula under test:
 the instance-batched forward pass against one ``torch.nn.Sequential`` per instance (Linear/Conv2d,
@@ -27,6 +28,7 @@ from bnsym.claims import ProcessClaim
 from bnsym.errors import UsageError
 from bnsym.mc.engine import MonteCarloCheck, RunOptions, run_check
 from bnsym.sim import bnnet as B
+from bnsym.sim import bnnet_train as T
 from bnsym.verdict import Status, Verdict
 from checks.liu2021 import dynamics as D
 from checks.liu2021 import nets as N
@@ -181,8 +183,8 @@ def test_a_full_batch_step_is_the_gradient_step_and_the_records_match():
     net = dataclasses.replace(MLP, eps=0.0)
     params, data = _setup(net, instances=3, samples=5)
     lr, wd = 0.3, 0.05
-    q = B.data_complement(net, data)
-    run = B.train(net, params, data, 1, 5, lr, _gen(6), weight_decay=wd, complement=q)  # the batch: the whole set
+    q = T.data_complement(net, data)
+    run = T.train(net, params, data, 1, 5, lr, _gen(6), weight_decay=wd, complement=q)  # the batch: the whole set
     for k in (1, 2):
         g = B.derivatives(net, params, data.x, data.y, k).grad
         torch.testing.assert_close(run.params[f"W{k}"], params[f"W{k}"] - lr * (g + wd * params[f"W{k}"]),
@@ -201,7 +203,7 @@ def test_weight_rescaling_keeps_every_row_at_its_radius():
     gen = _gen(7)
     params = net.init(4, gen, radius=2.0)
     data = net.data(4, 6, gen)
-    run = B.train(net, params, data, 5, 3, 0.5, gen, radius=2.0)
+    run = T.train(net, params, data, 5, 3, 0.5, gen, radius=2.0)
     for norms in run.norm_sq:
         torch.testing.assert_close(norms, torch.full_like(norms, 4.0), rtol=1e-14, atol=0)
     assert all(bool((s > 4.0).all()) for s in run.stepped_sq)  # each step lengthens a row before the rescaling
@@ -245,19 +247,43 @@ def test_bad_networks_are_usage_errors(make):
     (lambda p, d: B.derivatives(MLP, p, d.x, d.y, 3), "layer"),
     (lambda p, d: B.derivatives(MLP, p, d.x, d.y, 1, v=torch.zeros(2)), "v must"),
     (lambda p, d: B.derivatives("mlp", p, d.x, d.y, 1), "net must"),
-    (lambda p, d: B.train(MLP, p, d, 0, 2, 0.1, _gen()), "steps"),
-    (lambda p, d: B.train(MLP, p, d, 2, 7, 0.1, _gen()), "batch"),
-    (lambda p, d: B.train(MLP, p, d, 2, 2, 0.0, _gen()), "lr"),
-    (lambda p, d: B.train(MLP, p, d, 2, 2, 0.1, _gen(), momentum=1.0), "momentum"),
-    (lambda p, d: B.train(MLP, p, d, 2, 2, 0.1, _gen(), optimizer="rmsprop"), "optimizer"),
-    (lambda p, d: B.train(MLP, p, d, 2, 2, 0.1, _gen(), optimizer="adam", momentum=0.5), "Adam"),
-    (lambda p, d: B.train(MLP, p, d, 2, 2, 0.1, _gen(), weight_decay=-1.0), "weight_decay"),
-    (lambda p, d: B.train(MLP, p, d, 2, 2, 0.1, _gen(), complement=torch.zeros(3, 2, 2)), "complement"),
-    (lambda p, d: B.train(MLP, p, "data", 2, 2, 0.1, _gen()), "data"),
+    (lambda p, d: T.train(MLP, p, d, 0, 2, 0.1, _gen()), "steps"),
+    (lambda p, d: T.train(MLP, p, d, 2, 7, 0.1, _gen()), "batch"),
+    (lambda p, d: T.train(MLP, p, d, 2, 2, 0.0, _gen()), "lr"),
+    (lambda p, d: T.train(MLP, p, d, 2, 2, 0.1, _gen(), momentum=1.0), "momentum"),
+    (lambda p, d: T.train(MLP, p, d, 2, 2, 0.1, _gen(), optimizer="rmsprop"), "optimizer"),
+    (lambda p, d: T.train(MLP, p, d, 2, 2, 0.1, _gen(), optimizer="adam", momentum=0.5), "Adam"),
+    (lambda p, d: T.train(MLP, p, d, 2, 2, 0.1, _gen(), weight_decay=-1.0), "weight_decay"),
+    (lambda p, d: T.train(MLP, p, d, 2, 2, 0.1, _gen(), complement=torch.zeros(3, 2, 2)), "complement"),
+    (lambda p, d: T.train(MLP, p, "data", 2, 2, 0.1, _gen()), "data"),
     (lambda p, d: MLP.span_complement(1, torch.zeros(3, 8, 7, dtype=torch.float64)), "whole space"),
     (lambda p, d: MLP.span_complement(1, "inputs"), "inputs must"),
     (lambda p, d: MLP.losses(p, d.x, d.y.double()), "class indices"),
     (lambda p, d: CONV.losses(*_setup(CONV)[:1], _setup(CONV)[1].x, d.y), "targets"),
+    # dtypes: float64 everywhere, int64 class labels in [0, outputs)
+    (lambda p, d: MLP.forward(p, d.x.float()), "float64"),
+    (lambda p, d: B.derivatives(MLP, p, d.x.float(), d.y, 1), "float64"),
+    (lambda p, d: B.derivatives(MLP, p, d.x, d.y, 1, weight=p["W1"].float()), "weight must be torch.float64"),
+    (lambda p, d: B.derivatives(MLP, p, d.x, d.y, 1, v=p["W1"].float()), "v must be torch.float64"),
+    (lambda p, d: B.derivatives(MLP, {**p, "gamma1": p["gamma1"].float()}, d.x, d.y, 1), "gamma1"),
+    (lambda p, d: B.derivatives(MLP, {**p, "V": p["V"][:, :, :2]}, d.x, d.y, 1), "params V must have shape"),
+    (lambda p, d: B.derivatives(MLP, p, d.x, d.y.int(), 1), "int64"),
+    (lambda p, d: B.derivatives(MLP, p, d.x, d.y + MLP.outputs, 1), r"lie in \[0, 3\)"),
+    (lambda p, d: MLP.losses(p, d.x, d.y - 10), r"lie in \[0, 3\)"),
+    (lambda p, d: T.train(MLP, p, B.Data(d.x, d.y + MLP.outputs), 2, 2, 0.1, _gen()), r"lie in \[0, 3\)"),
+    (lambda p, d: T.train(MLP, p, B.Data(d.x.float(), d.y), 2, 2, 0.1, _gen()), "float64"),
+    (lambda p, d: T.train(MLP, p, d, 2, 2, 0.1, _gen(), complement=T.data_complement(MLP, d).float()),
+     "complement must be torch.float64"),
+    (lambda p, d: T.data_complement(MLP, B.Data(d.x.float(), d.y)), "float64"),
+    (lambda p, d: MLP.span_complement(1, d.x.float()), "float64"),
+    # devices: every tensor on the weights' device ("meta" stands for a second device on a CPU-only machine)
+    (lambda p, d: MLP.forward(p, d.x.to("meta")), "on meta"),
+    (lambda p, d: B.derivatives(MLP, p, d.x, d.y.to("meta"), 1), "on meta"),
+    (lambda p, d: B.derivatives(MLP, p, d.x, d.y, 1, weight=p["W1"].to("meta")), "weight is on meta"),
+    (lambda p, d: B.derivatives(MLP, p, d.x, d.y, 1, v=p["W1"].to("meta")), "v is on meta"),
+    (lambda p, d: B.derivatives(MLP, {**p, "b": p["b"].to("meta")}, d.x, d.y, 1), "params b is on meta"),
+    (lambda p, d: T.train(MLP, p, d, 2, 2, 0.1, _gen(), complement=T.data_complement(MLP, d).to("meta")),
+     "complement is on meta"),
 ])
 def test_bad_arguments_are_usage_errors(call, message):
     params, data = _setup(MLP)
@@ -266,6 +292,14 @@ def test_bad_arguments_are_usage_errors(call, message):
 
 
 # -- the checks: wiring, mutants refuted, true forms consistent ------------------------------------------------
+def test_bad_conv_targets_are_usage_errors():
+    params, data = _setup(CONV)
+    with pytest.raises(UsageError, match="float64"):
+        CONV.losses(params, data.x, data.y.float())
+    with pytest.raises(UsageError, match="on meta"):
+        CONV.losses(params, data.x, data.y.to("meta"))
+
+
 def test_checks_are_wired_to_every_claim():
     from bnsym.registry import load  # noqa: PLC0415
 
@@ -332,6 +366,56 @@ def test_frozen_component_claims_tell_sgd_from_adam():
     assert _verdict(P.adam_moves, D.adam_check, 8, points=D.adam_points()[:1]).status is Status.CONSISTENT
 
 
+def test_the_frozen_component_holds_at_default_eps_too():
+    """The span argument holds for every loss: BN's eps = 1e-5 leaves the orthogonal component frozen (the
+    point of FROZEN_POINTS that says so), and Adam at eps = 1e-5 still moves it."""
+    point = [p for p in D.FROZEN_POINTS if p.get("eps")]
+    assert point and point[0]["eps"] == N.DEFAULT_EPS
+    _holds_with_margin(P.frozen, D.frozen_check, 8, points=point)
+    adam = [{**point[0], "optimizer": "adam", "eta": D.ADAM_LR}]
+    assert _verdict(P.frozen, D.frozen_check, 8, points=adam).status is Status.REFUTED
+
+
+def test_adam_bound_is_gamma_k_of_the_plain_sgd_count():
+    """The claimed value of adam_moves is gamma_K = K eps/(1 - K eps), eps = 2^-52, as roundoff.gamma, with K the
+    frozen statistic's count along plain SGD on the same net (not the momentum count behind FROZEN_ROUNDOFF)."""
+    assert P.MACHINE_EPSILON == sp.Rational(1, 2**52)
+    fn = sp.lambdify(P.count.symbol, P.sgd_allowance, "mpmath")
+    for point in D.adam_points():
+        assert point["K"] == D.frozen_count({"net": point["net"]})
+        assert float(fn(point["K"])) == pytest.approx(R.gamma(point["K"]), rel=1e-14)
+    assert R.gamma(D.frozen_count({"net": "mlp"})) < D.FROZEN_ROUNDOFF  # the momentum point's count is larger
+
+
+def test_norm_identity_runs_one_training_per_run_setting():
+    """Points with different learning rates or optimizers are never served by one run: the check groups by every
+    run setting, and a simulator call given points that differ on one refuses them."""
+    assert D.norm_check.batch_keys == D.RUN_KEYS and D.default_eps_check.batch_keys == D.RUN_KEYS
+    mixed = [{"net": "mlp", "layer": 1, "eta": D.SGD_LR}, {"net": "mlp", "layer": 2, "eta": 0.05}]
+    with pytest.raises(ValueError, match="differ on eta"):
+        D.norm_simulator()(mixed, 2, _gen(), DEVICE)
+    with pytest.raises(ValueError, match="differ on optimizer"):
+        D.norm_simulator()([mixed[0], {**mixed[0], "optimizer": "momentum"}], 2, _gen(), DEVICE)
+    verdict = _verdict(P.sgd_norm, D.norm_check, 4, points=mixed)  # two groups, one run each
+    assert verdict.status is Status.CONSISTENT, verdict.summary
+
+
+def test_the_scaling_statistics_scale_each_row_by_its_own_s():
+    """The loss and gradient columns draw one s_u per row: with the factors of the right rows the deviations are
+    round-off; with each row given its neighbour's factor the gradient column is far off."""
+    net = dataclasses.replace(MLP, eps=0.0)
+    params, data = _setup(net, instances=4, samples=6)
+    gen = _gen(12)
+    w = params["W1"]
+    s_rows, s = N.log_uniform((4, w.shape[1]), gen, DEVICE), N.log_uniform((4,), gen, DEVICE)
+    v = torch.randn(w.shape, generator=gen, dtype=torch.float64)
+    one = lambda q: 1  # noqa: E731
+    good = SC.statistics(net, params, data, 1, s_rows, s, v, one, lambda q: 1 / q, lambda q: 1 / q**2)
+    assert float(good[:, [SC.LOSS, SC.GRAD, SC.HVP]].max()) < 1e-12
+    shifted = SC.statistics(net, params, data, 1, s_rows, s, v, one, lambda q: 1 / q.roll(1, -1), lambda q: 1 / q**2)
+    assert float(shifted[:, SC.GRAD].min()) > 1e-3
+
+
 def test_weight_decay_check_refutes_eta_lambda_ten_percent_off():
     eta, lam = S.eta.symbol, S.lam.symbol
     wrong = S.wd_factor.subs(eta, sp.Rational(11, 10) * eta)  # eta lambda -> 1.1 eta lambda
@@ -352,12 +436,33 @@ def test_rescaling_check_refutes_exponent_minus_one():
         _holds_with_margin(P.wrs_shrink, D.rescaling_check, 8, points=points)
 
 
-def test_measurements_at_default_eps_are_measured_and_nonzero():
-    for claim, check in ((P.wgrad_default_eps, SC.default_eps_check), (P.norm_default_eps, D.default_eps_check)):
-        verdict = _verdict(claim, check, 8, points=[p for p in check.resolved_points() if p["layer"] == 2])
-        assert verdict.status is Status.MEASURED
-        row = verdict.evidence["rows"][0]
-        assert row["estimate"] > 100 * (SC.COS_ROUNDOFF if claim is P.wgrad_default_eps else D.NORM_ROUNDOFF)
+@pytest.mark.parametrize("claim, check, allowance", [
+    (P.wgrad_default_eps, SC.default_eps_check, SC.COS_ROUNDOFF),
+    (P.loss_default_eps, SC.loss_eps_check, SC.LOSS_ROUNDOFF),
+    (P.grad_default_eps, SC.grad_eps_check, SC.GRAD_ROUNDOFF),
+    (P.hvp_default_eps, SC.hvp_eps_check, SC.HVP_ROUNDOFF),
+    (P.norm_default_eps, D.default_eps_check, D.NORM_ROUNDOFF),
+    (P.wrs_default_eps, D.rescaling_eps_check, D.RESCALING_ROUNDOFF),
+], ids=["wgrad", "loss", "grad", "hvp", "norm", "wrs"])
+def test_measurements_at_default_eps_are_measured_and_far_beyond_round_off(claim, check, allowance):
+    """At eps = 1e-5 each statistic lies far (100x) above the eps = 0 claim's round-off allowance, on every point
+    measured (the scale-invariance ones on both networks)."""
+    points = [p for p in check.resolved_points() if p.get("layer", 2) == 2]
+    assert {p["net"] for p in points} == ({"mlp", "conv"} if check.simulate is SC.simulate_default_eps else {"mlp"})
+    verdict = _verdict(claim, check, 8, points=points)
+    assert verdict.status is Status.MEASURED
+    for row in verdict.evidence["rows"]:
+        assert row["estimate"] > 100 * allowance, (row, allowance)
+
+
+def test_the_default_eps_measurements_share_one_simulation():
+    from bnsym.registry import load  # noqa: PLC0415
+
+    reg, _ = load(["liu2021"], with_checks=True)
+    checks = [reg.checks[f"liu2021.S3.{name}"][0] for name in ("wgrad_default_eps", "loss_default_eps",
+                                                               "grad_default_eps", "hvp_default_eps")]
+    assert {c.simulate for c in checks} == {SC.simulate_default_eps} and len({c.process for c in checks}) == 1
+    assert {p["net"] for p in checks[0].resolved_points()} == {"mlp", "conv"}
 
 
 def test_the_log_ratio_statistics_read_every_entry_at_the_default_points():
@@ -372,7 +477,7 @@ def test_a_nan_run_is_undecided_not_consistent():
     perp = torch.ones(t + 1, 1, units, dtype=torch.float64)
     perp[2, 0, 1] = math.nan
     ones = torch.ones(t + 1, 1, units, dtype=torch.float64)
-    run = B.Run(norm_sq=[ones], grad_sq=[ones[1:]], stepped_sq=[ones[1:]], perp_norm=perp, perp_change=perp - 1,
+    run = T.Run(norm_sq=[ones], grad_sq=[ones[1:]], stepped_sq=[ones[1:]], perp_norm=perp, perp_change=perp - 1,
                 losses=torch.ones(t, 1), params={})
     assert math.isnan(float(D.log_ratio_deviation(run, torch.zeros(1))[0]))
 

@@ -252,6 +252,17 @@ def test_a_wrong_symbolic_scaling_is_not_proven():
     assert not _status(S1m.S1, mutant, _PROVER).holds
 
 
+def test_the_loss_hessian_scaling_is_proven_on_the_closed_forms_and_a_1_over_s_law_is_not():
+    """loss_hessian_scaling compares the chain rule's two sums built from the closed forms at s z and at z (no
+    placeholder functions): the true 1/s^2 is PROVEN, 1/s is not."""
+    claim = S1m.loss_hessian_scaling
+    assert not any(f.func.__name__ in ("A", "A_s", "C", "C_s")
+                   for f in (claim.lhs - claim.rhs).atoms(sp.core.function.AppliedUndef))
+    assert _status(S1m.S1, claim, _PROVER) is Status.PROVEN
+    mutant = dataclasses.replace(claim, title="1/s", rhs=S1m._hess_loss(S1m._sym) * sym.grad_factor)
+    assert not _status(S1m.S1, mutant, Settings(budget=1.0, points=8)).holds  # a false identity: no budget proves it
+
+
 def test_the_exact_norm_growth_needs_the_orthogonal_gradient():
     """||w - eta g||^2 = ||w||^2 + eta^2 ||g||^2 is refuted for a general g: w.g = 0 carries the claim."""
     step = S1m.w2 - S1m._eta * S1m.g2

@@ -28,11 +28,11 @@ Processes, all float64 on the given device, drawn from the given generator only:
 * ``init``: weights N(0, 1/fan_in) (optionally every BN row rescaled to a norm ``radius``);
 * ``data``: inputs N(0, 1), [I, P, d_in] or [I, P, C, H, W], and the teacher's labels;
 * ``derivatives``: loss, gradient and a Hessian-vector product (double backward) in one layer;
-* ``train``: real optimizer steps, ``torch.optim.SGD`` (with ``momentum`` and ``weight_decay``) or
-  ``torch.optim.Adam``, on mini-batches drawn without replacement from a fixed data set, optionally
-  followed by weight rescaling (every BN row w <- r w/||w|| after each step); the run records, per
-  BN layer, row norms and gradient norms at every step, and for the first layer the component of the
-  rows orthogonal to the span of the data set's inputs to it.
+* training runs (real optimizer steps, weight rescaling, what a run records) are in
+  :mod:`bnsym.sim.bnnet_train`.
+
+Every function meant to be called checks its arguments and raises ``UsageError``: tensors must be float64
+(class labels int64 in [0, outputs)) and on the weights' device, shapes those of the net.
 
 Nothing here evaluates a closed form of the theory: these functions only run the networks.
 
@@ -41,9 +41,8 @@ Nothing here evaluates a closed form of the theory: these functions only run the
 >>> params, data = net.init(4, gen), net.data(4, 5, gen)
 >>> net.losses(params, data.x, data.y).shape
 torch.Size([4])
->>> run = train(net, params, data, steps=3, batch=4, lr=0.1, generator=gen)
->>> [tuple(n.shape) for n in run.norm_sq]
-[(4, 4, 6), (4, 4, 6)]
+>>> derivatives(net, params, data.x, data.y, layer=1).grad.shape
+torch.Size([4, 6, 8])
 
 ``roundings`` counts the longest chain of float64 roundings of a forward and backward pass, the
 operation count the checks' round-off allowances are derived from.
@@ -64,7 +63,6 @@ from .arguments import check_count, check_device, check_real
 
 _F64 = torch.float64
 LOSSES = ("cross_entropy", "mse")
-OPTIMIZERS = ("sgd", "adam")
 
 Params = dict[str, torch.Tensor]
 
@@ -91,6 +89,18 @@ class Forward:
 
     out: torch.Tensor
     inputs: list[torch.Tensor]
+
+
+def check_tensor(name: str, value: object, device: torch.device, dtype: torch.dtype = _F64) -> torch.Tensor:
+    """A tensor of ``dtype`` (float64 unless told) on ``device``."""
+    if not isinstance(value, torch.Tensor):
+        raise UsageError(f"{name} must be a torch tensor, got {type(value).__name__}")
+    if value.dtype != dtype:
+        raise UsageError(f"{name} must be {dtype} (the simulations run in float64, class labels are int64), got"
+                         f" {value.dtype}")
+    if value.device != device:
+        raise UsageError(f"{name} is on {value.device}, the weights on {device}: put both on one device")
+    return value
 
 
 def _check_eps_and_loss(eps: object, loss: object, outputs: object) -> None:
@@ -176,28 +186,59 @@ class BNNet:
         y = scores.argmax(-1) if self.loss == "cross_entropy" else scores
         return Data(x, y)
 
-    def _check_params(self, params: object, x: torch.Tensor | None = None) -> int:
+    def param_shapes(self, instances: int) -> dict[str, tuple[int, ...]]:
+        """The shape of every tensor of ``Params`` for ``instances`` instances."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        for i, shape in enumerate(self.weight_shapes(), start=1):
+            shapes[f"W{i}"] = (instances, *shape)
+            shapes[f"gamma{i}"] = shapes[f"beta{i}"] = (instances, shape[0])
+        shapes["V"], shapes["b"] = (instances, self.outputs, self.features), (instances, self.outputs)
+        return shapes
+
+    def _check_params(self, params: object, x: object = None) -> int:
+        """The params (every tensor float64, on W1's device, of the net's shapes) and, if given, the inputs x
+        [I, N, ...] (float64, same device, N >= 2); returns I."""
         if not isinstance(params, dict):
             raise UsageError(f"params must be the dict returned by init, got {type(params).__name__}")
-        names = [f"{k}{i}" for i in range(1, self.depth + 1) for k in ("W", "gamma", "beta")] + ["V", "b"]
-        missing = [n for n in names if not isinstance(params.get(n), torch.Tensor)]
+        w1 = params.get("W1")
+        instances = w1.shape[0] if isinstance(w1, torch.Tensor) and w1.dim() else 1
+        shapes = self.param_shapes(instances)
+        missing = [n for n in shapes if not isinstance(params.get(n), torch.Tensor)]
         if missing:
             raise UsageError(f"params lack the tensors {', '.join(missing)} (use the net's init)")
-        instances = params["W1"].shape[0]
-        for i, shape in enumerate(self.weight_shapes(), start=1):
-            got = tuple(params[f"W{i}"].shape)
-            if got != (instances, *shape):
-                raise UsageError(f"params W{i} must have shape {(instances, *shape)}, got {got}")
+        device = params["W1"].device
+        for name, shape in shapes.items():
+            check_tensor(f"params {name}", params[name], device)
+            if tuple(params[name].shape) != shape:
+                raise UsageError(f"params {name} must have shape {shape}, got {tuple(params[name].shape)}")
         if x is not None:
-            if not isinstance(x, torch.Tensor) or tuple(x.shape[2:]) != self.input_shape() or x.shape[0] != instances:
-                got = tuple(x.shape) if isinstance(x, torch.Tensor) else x
+            check_tensor("inputs x", x, device)
+            assert isinstance(x, torch.Tensor)
+            if x.dim() < 2 or tuple(x.shape[2:]) != self.input_shape() or x.shape[0] != instances:
                 raise UsageError(f"inputs must have shape [{instances}, N, {', '.join(map(str, self.input_shape()))}],"
-                                 f" got {got}")
+                                 f" got {tuple(x.shape)}")
             if x.shape[1] < 2:
                 raise UsageError(f"BN in train mode needs a batch of at least 2, got {x.shape[1]}")
-            if x.device != params["W1"].device:
-                raise UsageError(f"inputs are on {x.device}, the weights on {params['W1'].device}")
         return instances
+
+    def check_labels(self, y: object, instances: int, samples: int, device: torch.device) -> torch.Tensor:
+        """Labels for a batch of ``samples`` per instance: class indices int64 [I, N] in [0, outputs) for the
+        cross-entropy, float64 targets [I, N, outputs] for the squared error, on ``device``."""
+        shape: tuple[int, ...] = (instances, samples)
+        if self.loss == "cross_entropy":
+            want, dtype = f"class indices [{instances}, {samples}]", torch.int64
+        else:
+            want, dtype, shape = f"targets [{instances}, {samples}, {self.outputs}]", _F64, shape + (self.outputs,)
+        if not isinstance(y, torch.Tensor) or y.dtype != dtype or tuple(y.shape) != shape:
+            got = f"{y.dtype} {list(y.shape)}" if isinstance(y, torch.Tensor) else repr(y)
+            raise UsageError(f"labels must be {want} ({dtype}) for the {self.loss} loss, got {got}")
+        check_tensor("labels", y, device, dtype)
+        if self.loss == "cross_entropy" and y.numel():
+            low, high = int(y.min()), int(y.max())  # one synchronisation per call, not per step
+            if low < 0 or high >= self.outputs:
+                raise UsageError(f"class labels must lie in [0, {self.outputs}) for {self.outputs} outputs, got"
+                                 f" labels from {low} to {high}")
+        return y
 
     def _bn(self, z: torch.Tensor, params: Params, i: int) -> torch.Tensor:
         """BN in train mode over dimension 0 of z [N, I C, ...]: each instance's channel with its own batch.
@@ -212,6 +253,10 @@ class BNNet:
     def forward(self, params: Params, x: torch.Tensor) -> Forward:
         """The outputs [I, N, outputs] and every BN layer's inputs."""
         self._check_params(params, x)
+        return self.forward_unchecked(params, x)
+
+    def forward_unchecked(self, params: Params, x: torch.Tensor) -> Forward:
+        """``forward`` without the argument checks, for loops that checked their arguments once."""
         inputs: list[torch.Tensor] = []
         feats = self._features(params, x, inputs)
         return Forward(torch.bmm(feats, params["V"].transpose(1, 2)) + params["b"].unsqueeze(1), inputs)
@@ -226,19 +271,13 @@ class BNNet:
 
     def losses(self, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Per instance [I]: the loss of the batch ``x``, ``y``."""
-        out = self.forward(params, x).out
-        self._check_labels(y, out)
-        return self.losses_of(out, y)
+        instances = self._check_params(params, x)
+        self.check_labels(y, instances, x.shape[1], x.device)
+        return self.losses_unchecked(params, x, y)
 
-    def _check_labels(self, y: object, out: torch.Tensor) -> None:
-        if self.loss == "cross_entropy":
-            want, ok = f"class indices [{out.shape[0]}, {out.shape[1]}]", (
-                isinstance(y, torch.Tensor) and tuple(y.shape) == tuple(out.shape[:2]) and not y.is_floating_point())
-        else:
-            want, ok = f"targets {list(out.shape)}", isinstance(y, torch.Tensor) and y.shape == out.shape
-        if not ok:
-            got = f"{y.dtype} {list(y.shape)}" if isinstance(y, torch.Tensor) else repr(y)
-            raise UsageError(f"labels must be {want} for the {self.loss} loss, got {got}")
+    def losses_unchecked(self, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``losses`` without the argument checks, for loops that checked their arguments once."""
+        return self.losses_of(self.forward_unchecked(params, x).out, y)
 
     def rows(self, weight: torch.Tensor) -> torch.Tensor:
         """A BN layer's weight as rows [I, units, fan_in] (a view)."""
@@ -249,9 +288,10 @@ class BNNet:
         (``inputs`` as in ``Forward.inputs``), from the complete QR decomposition of the inputs' matrix.
 
         The inputs must number fewer than ``fan_in`` and be in general position (rank n), as random ones are."""
+        shape = "[I, N, fan_in] for an MLP, [N, I C_in, H, W] for a conv net"
         if not isinstance(inputs, torch.Tensor) or inputs.dim() != (3 if isinstance(self, MLP) else 4):
-            raise UsageError("inputs must be a layer's inputs as in Forward.inputs ([I, N, fan_in] for an MLP,"
-                             f" [N, I C_in, H, W] for a conv net), got {inputs!r}")
+            raise UsageError(f"inputs must be a layer's inputs as in Forward.inputs ({shape}), got {inputs!r}")
+        check_tensor("inputs", inputs, inputs.device)
         a = self.patches(self.layer(layer), inputs)  # [I, n, fan_in]
         n, fan = a.shape[1], a.shape[2]
         if n >= fan:
@@ -439,161 +479,40 @@ class Derivatives:
     hvp: torch.Tensor | None
 
 
+def check_net(net: object) -> BNNet:
+    """An MLP or a ConvNet."""
+    if not isinstance(net, BNNet):
+        raise UsageError(f"net must be an MLP or a ConvNet, got {net!r}")
+    return net
+
+
 def derivatives(net: BNNet, params: Params, x: torch.Tensor, y: torch.Tensor, layer: int,
                 v: torch.Tensor | None = None, weight: torch.Tensor | None = None) -> Derivatives:
     """The losses, the gradient in W_layer and (with ``v``) the Hessian-vector product in W_layer by double
-    backward, at the given ``weight`` for W_layer (default: the params' own); every other parameter fixed."""
-    _check_net(net)
+    backward, at the given ``weight`` for W_layer (default: the params' own); every other parameter fixed.
+    ``weight`` and ``v`` are float64 tensors of W_layer's shape on the weights' device."""
+    check_net(net)
     layer = net.layer(layer)
-    net._check_params(params, x)
+    instances = net._check_params(params, x)
+    net.check_labels(y, instances, x.shape[1], x.device)
     name = f"W{layer}"
+    shape, device = tuple(params[name].shape), params[name].device
+    for label, t in (("weight", weight), ("v", v)):
+        if t is not None:
+            check_tensor(label, t, device)
+            if tuple(t.shape) != shape:
+                raise UsageError(f"{label} must be a tensor of shape {shape}, got {tuple(t.shape)}")
     w0 = params[name] if weight is None else weight
-    if not isinstance(w0, torch.Tensor) or w0.shape != params[name].shape:
-        raise UsageError(f"weight must be a tensor of shape {tuple(params[name].shape)}")
-    if v is not None and (not isinstance(v, torch.Tensor) or v.shape != params[name].shape):
-        raise UsageError(f"v must be a tensor of shape {tuple(params[name].shape)}")
     p = {k: t.detach() for k, t in params.items()}
     w = w0.detach().clone().requires_grad_(True)
     p[name] = w
     with torch.enable_grad():
-        loss = net.losses(p, x, y)
+        loss = net.losses_unchecked(p, x, y)
         (g,) = torch.autograd.grad(loss.sum(), w, create_graph=v is not None)
         hv = None
         if v is not None:
             (hv,) = torch.autograd.grad((g * v).sum(), w)
     return Derivatives(loss.detach(), g.detach(), hv)
-
-
-@dataclass(frozen=True)
-class Run:
-    """What a training run recorded, per BN layer l (lists indexed l - 1), rows [I, units]:
-
-    * ``norm_sq[l]`` [T + 1, I, units]: ||w_t||^2 at the start of every step t (after rescaling) and at the end;
-    * ``grad_sq[l]`` [T, I, units]: ||g_t||^2, g_t the row's gradient of the step's batch loss at w_t;
-    * ``stepped_sq[l]`` [T, I, units]: the squared row norm right after each optimizer step (before rescaling);
-
-    and for the first layer, with the complement basis Q of the data set's input span given:
-
-    * ``perp_norm`` [T + 1, I, units]: ||Q' w_t||, the norm of the component orthogonal to the span;
-    * ``perp_change`` [T + 1, I, units]: ||Q' (w_t - w_0)||;
-    * ``losses`` [T, I]: each step's batch loss.
-    """
-
-    norm_sq: list[torch.Tensor]
-    grad_sq: list[torch.Tensor]
-    stepped_sq: list[torch.Tensor]
-    perp_norm: torch.Tensor | None
-    perp_change: torch.Tensor | None
-    losses: torch.Tensor
-    params: Params
-
-
-def _check_net(net: object) -> None:
-    if not isinstance(net, BNNet):
-        raise UsageError(f"net must be an MLP or a ConvNet, got {net!r}")
-
-
-def train(net: BNNet, params: Params, data: Data, steps: int, batch: int, lr: float, generator: torch.Generator,
-          optimizer: str = "sgd", momentum: float = 0.0, weight_decay: float = 0.0, radius: float | None = None,
-          complement: torch.Tensor | None = None) -> Run:
-    """``steps`` optimizer steps on mini-batches of ``batch`` drawn from ``data``, recording a :class:`Run`.
-
-    Every parameter (weights, BN's gamma and beta, the read-out) is trained by one ``torch.optim.SGD``
-    (``lr``, ``momentum``, ``weight_decay``) or ``torch.optim.Adam`` (``lr``, ``weight_decay``; default
-    betas) over the instance-batched tensors. Each step draws, per instance, ``batch`` distinct samples of
-    ``data`` (the first ``batch`` of the ascending argsort of ``torch.rand`` keys [I, P]), sums the
-    instances' batch losses, back-propagates and steps. With ``radius`` every BN row is rescaled to norm
-    ``radius`` after every step (weight rescaling; the start should have that norm, see ``init``).
-    ``complement`` [I, d_in, m]: an orthonormal basis in which the first layer's rows are projected and
-    recorded. ``params`` are not modified; the trained ones are in ``Run.params``.
-    """
-    _check_net(net)
-    instances = net._check_params(params, data.x if isinstance(data, Data) else None)
-    if not isinstance(data, Data):
-        raise UsageError(f"data must be a Data (from the net's data), got {data!r}")
-    device = check_device(generator, params["W1"].device)
-    steps = check_count("steps", steps, 1)
-    batch = check_count("batch", batch, 2, data.samples)
-    lr = check_real("lr", lr, 0.0, strict=True)
-    momentum = check_real("momentum", momentum, 0.0)
-    if momentum >= 1:
-        raise UsageError(f"momentum must be < 1, got {momentum!r}")
-    weight_decay = check_real("weight_decay", weight_decay, 0.0)
-    if optimizer not in OPTIMIZERS:
-        raise UsageError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-    if optimizer == "adam" and momentum:
-        raise UsageError("momentum is an SGD setting; Adam has its own (default betas)")
-    if radius is not None:
-        radius = check_real("radius", radius, 0.0, strict=True)
-    if complement is not None:
-        d = net.fan_in(1)
-        if not isinstance(complement, torch.Tensor) or complement.dim() != 3 or \
-                tuple(complement.shape[:2]) != (instances, d):
-            raise UsageError(f"complement must be a basis tensor [{instances}, {d}, m], got "
-                             f"{tuple(complement.shape) if isinstance(complement, torch.Tensor) else complement!r}")
-
-    p = {k: t.detach().clone().requires_grad_(True) for k, t in params.items()}
-    if optimizer == "sgd":
-        opt: torch.optim.Optimizer = torch.optim.SGD(list(p.values()), lr=lr, momentum=momentum,
-                                                     weight_decay=weight_decay)
-    else:
-        opt = torch.optim.Adam(list(p.values()), lr=lr, weight_decay=weight_decay)
-    layers = range(1, net.depth + 1)
-    norm_sq: list[list[torch.Tensor]] = [[] for _ in layers]
-    grad_sq: list[list[torch.Tensor]] = [[] for _ in layers]
-    stepped_sq: list[list[torch.Tensor]] = [[] for _ in layers]
-    perp_norm, perp_change, losses = [], [], []
-    w_start = net.rows(p["W1"]).detach().clone()
-
-    def observe() -> None:
-        for i in layers:
-            norm_sq[i - 1].append((net.rows(p[f"W{i}"]).detach() ** 2).sum(-1))
-        if complement is not None:
-            rows = net.rows(p["W1"]).detach()
-            perp_norm.append(torch.linalg.vector_norm(torch.bmm(rows, complement), dim=-1))
-            perp_change.append(torch.linalg.vector_norm(torch.bmm(rows - w_start, complement), dim=-1))
-
-    rows_index = torch.arange(instances, device=device).unsqueeze(-1)
-    observe()
-    with torch.enable_grad():
-        for _ in range(steps):
-            keys = torch.rand(instances, data.samples, generator=generator, device=device, dtype=_F64)
-            idx = keys.argsort(-1)[:, :batch]
-            x, y = data.x[rows_index, idx], data.y[rows_index, idx]
-            opt.zero_grad(set_to_none=True)
-            loss = net.losses(p, x, y)
-            loss.sum().backward()
-            losses.append(loss.detach())
-            for i in layers:
-                g = p[f"W{i}"].grad
-                assert g is not None
-                grad_sq[i - 1].append((net.rows(g) ** 2).sum(-1))
-            opt.step()
-            with torch.no_grad():
-                for i in layers:
-                    stepped_sq[i - 1].append((net.rows(p[f"W{i}"]) ** 2).sum(-1))
-                    if radius is not None:
-                        p[f"W{i}"].copy_(rescale_rows(p[f"W{i}"], radius))
-            observe()
-    return Run(norm_sq=[torch.stack(n) for n in norm_sq], grad_sq=[torch.stack(g) for g in grad_sq],
-               stepped_sq=[torch.stack(s) for s in stepped_sq],
-               perp_norm=torch.stack(perp_norm) if complement is not None else None,
-               perp_change=torch.stack(perp_change) if complement is not None else None,
-               losses=torch.stack(losses), params={k: t.detach() for k, t in p.items()})
-
-
-def data_complement(net: BNNet, data: Data) -> torch.Tensor:
-    """The orthonormal basis [I, fan_in, fan_in - n] of the complement of the span of the first layer's inputs
-    over the whole data set (the samples, or all their patches), the directions no batch ever reaches."""
-    _check_net(net)
-    if not isinstance(data, Data):
-        raise UsageError(f"data must be a Data (from the net's data), got {data!r}")
-    inst, samples = data.x.shape[:2]
-    if isinstance(net, ConvNet):
-        inputs = data.x.transpose(0, 1).reshape(samples, inst * net.channels, net.image, net.image)
-    else:
-        inputs = data.x
-    return net.span_complement(1, inputs)
 
 
 def network(kind: str, **settings: Any) -> BNNet:

@@ -59,10 +59,10 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def log_uniform(n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
-    """n draws of s log-uniform on SCALE_RANGE, float64 on ``device``."""
+def log_uniform(shape: tuple[int, ...], gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Draws of s log-uniform on SCALE_RANGE, a float64 tensor of ``shape`` on ``device``."""
     lo, hi = (math.log(v) for v in SCALE_RANGE)
-    return torch.exp(torch.rand(n, generator=gen, device=device, dtype=torch.float64) * (hi - lo) + lo)
+    return torch.exp(torch.rand(shape, generator=gen, device=device, dtype=torch.float64) * (hi - lo) + lo)
 
 
 def norms(t: torch.Tensor) -> torch.Tensor:

@@ -11,8 +11,8 @@ check refutes its claim only when an instance exceeds the allowance derived here
    gamma_(d n) (ibid., Thm. 19.4, constant absorbed);
 3. the computations are well conditioned: the scale of the terms is that of the result (BN standardises every
    pre-activation, the networks are at or near a random initialisation, the data are Gaussian). This is an
-   assumption, not a theorem: the tests require the largest deviation of a small run to stay below 1/100 of
-   its allowance (at the default sizes it is 1/100 to 1/20000 of it).
+   assumption, not a theorem: the tests require the largest deviation of each small run of the true form to
+   stay below 1/100 of its allowance.
 
 K for one forward and backward pass is ``bnsym.sim.bnnet`` ``roundings(batch)`` (K_pass: the dot products over
 fan-in and fan-out, BN's batch means, the weight gradient's sum over the batch, the loss and about 16

@@ -1,7 +1,11 @@
 """S2. The gradient lies in the inputs' span; the orthogonal component under SGD and its variants (Liu et al., 2021).
 
-Sec. S of THEOREMS.md. A layer's weight w meets its batch inputs only through z_i = w.x_i, so for every
-loss F(z_1, ..., z_M) the chain rule gives grad_w L = sum_i (dF/dz_i) x_i: the gradient lies in the span
+The abstract's second implicit bias (SGD updates the components of fully connected weights and conv kernels in
+the input feature span and leaves those orthogonal to it unchanged), its claim that weight decay suppresses
+that weight noise, and weight rescaling (WRS) in its place.
+
+A layer's weight w meets its batch inputs only through z_i = w.x_i, so for every loss F(z_1, ..., z_M) the
+chain rule gives grad_w L = sum_i (dF/dz_i) x_i: the gradient lies in the span
 of the inputs, and v.grad_w L = 0 for every v orthogonal to all of them. A convolution without padding
 is z_p = k.patch_p over the unfolded patches, so its kernel gradient sum_p (dF/dz_p) patch_p lies in the
 patches' span. Proven with an undefined SymPy function F (any loss, BN or not), for explicit sizes: fully
@@ -49,7 +53,8 @@ from bnsym.linalg import dot, gradient, sufficient_dimension, vector
 from .symbols import eta, grad_sq, lam, radius, steps, wd_factor, wrs_step_factor
 
 SOURCE = Source("Liu et al., 2021 (The Implicit Biases of SGD on Deep Neural Networks with Batch Normalization)",
-                "Sec. S of THEOREMS.md: the input feature span")
+                "abstract: SGD updates the components in the input feature span and leaves the orthogonal ones"
+                " unchanged; weight decay and weight rescaling (WRS)")
 _eta, _lam, _r, _t, _G = eta.symbol, lam.symbol, radius.symbol, steps.symbol, grad_sq.symbol
 _F = sp.Function("F")
 
