@@ -14,7 +14,9 @@ drawn in the order W_1, W_2, ..., W_k, each as one [count, N, N] tensor.
   trace moments, the largest singular value and log10 of the condition number s_max/s_min
   (``torch.linalg.svdvals``).
 
-Nothing here evaluates the Fuss-Catalan law or any other formula of the theory.
+Bad input (a non-generator, sizes below 1, an empty list of orders for ``trace_moments``, a non-finite x
+or A, ``singular`` not a bool) raises ``UsageError``. Nothing here evaluates the Fuss-Catalan law or any
+other formula of the theory.
 """
 
 from __future__ import annotations
@@ -56,11 +58,18 @@ def products(count: int, depth: int, size: int, gen: torch.Generator) -> torch.T
 
 
 def norm_ratios(x: torch.Tensor, count: int, depth: int, gen: torch.Generator) -> torch.Tensor:
-    """||A x||^2/||x||^2 for ``count`` products of ``depth`` factors, x [N] fixed and nonzero: [count]."""
+    """||A x||^2/||x||^2 for ``count`` products of ``depth`` factors, x [N] fixed, finite and nonzero: [count].
+
+    >>> r = norm_ratios(torch.ones(4, dtype=torch.float64), 3, 2, torch.Generator().manual_seed(0))
+    >>> tuple(r.shape), r.dtype
+    ((3,), torch.float64)
+    """
     if not isinstance(x, torch.Tensor) or x.dim() != 1 or not x.is_floating_point():
         raise UsageError(f"x must be a floating-point vector [N], got {getattr(x, 'shape', type(x).__name__)}")
     count, depth, size = _arguments(count, depth, x.shape[0], gen)
     check_device(gen, x.device)
+    if not bool(torch.isfinite(x).all()):
+        raise UsageError("x must be finite (no inf or nan entries)")
     norm = (x.to(_F64) ** 2).sum()
     if not bool(norm > 0):
         raise UsageError("x must be nonzero")
@@ -70,18 +79,30 @@ def norm_ratios(x: torch.Tensor, count: int, depth: int, gen: torch.Generator) -
     return (y.squeeze(-1) ** 2).sum(-1) / norm
 
 
-def _check_orders(orders: Sequence[int]) -> tuple[int, ...]:
-    if isinstance(orders, (str, bytes)) or not isinstance(orders, Sequence):
-        raise UsageError(f"orders must be a sequence of integers >= 1, got {orders!r}")
+def _check_orders(orders: Sequence[int], empty: bool = False) -> tuple[int, ...]:
+    """The orders as a tuple of integers >= 1; an empty one only where ``empty`` allows it."""
+    if isinstance(orders, (str, bytes)) or not isinstance(orders, Sequence) or (not empty and len(orders) == 0):
+        raise UsageError(f"orders must be a non-empty sequence of integers >= 1, got {orders!r}")
     return tuple(check_count("order", o, 1) for o in orders)
 
 
 def trace_moments(A: torch.Tensor, orders: Sequence[int]) -> torch.Tensor:
-    """tr((A A')^n)/N for each n of ``orders``, A [count, N, N]: [count, len(orders)]."""
+    """tr((A A')^n)/N for each n of ``orders`` (at least one), A [count, N, N] finite: [count, len(orders)].
+
+    >>> trace_moments(torch.eye(3, dtype=torch.float64).expand(2, 3, 3), (1, 2))
+    tensor([[1., 1.],
+            [1., 1.]], dtype=torch.float64)
+    """
     if not isinstance(A, torch.Tensor) or A.dim() != 3 or A.shape[-1] != A.shape[-2] or not A.is_floating_point():
         raise UsageError(f"A must be a floating-point batch of square matrices [count, N, N], got"
                          f" {getattr(A, 'shape', A)}")
     orders = _check_orders(orders)
+    if not bool(torch.isfinite(A).all()):
+        raise UsageError("A must be finite (no inf or nan entries)")
+    return _trace_moments(A, orders)
+
+
+def _trace_moments(A: torch.Tensor, orders: tuple[int, ...]) -> torch.Tensor:
     S = A @ A.transpose(-1, -2)
     size = A.shape[-1]
     powers = {1: S}
@@ -105,14 +126,16 @@ def product_statistics(count: int, depth: int, size: int, gen: torch.Generator, 
     entries per factor, one after the other from ``gen``.
     """
     count, depth, size = _arguments(count, depth, size, gen)
-    orders = _check_orders(orders)
+    orders = _check_orders(orders, empty=True)
+    if not isinstance(singular, bool):
+        raise UsageError(f"singular must be True or False, got {singular!r}")
     if not orders and not singular:
         raise UsageError("ask for at least one trace moment (orders) or the singular values (singular=True)")
     per_slice = max(1, SLICE_ELEMENTS // (size * size))
     out = []
     for start in range(0, count, per_slice):
         A = products(min(per_slice, count - start), depth, size, gen)
-        cols = [trace_moments(A, orders)] if orders else []
+        cols = [_trace_moments(A, orders)] if orders else []
         if singular:
             s = torch.linalg.svdvals(A)
             cols.append(torch.stack([s[:, 0], torch.log10(s[:, 0] / s[:, -1])], dim=-1))

@@ -113,6 +113,8 @@ def _check_gradients(gradients: object) -> torch.Tensor:
         raise UsageError(f"gradients must be a tensor [N, P] with N >= 2 examples, got {shape}")
     if not gradients.is_floating_point():
         raise UsageError(f"gradients must be a floating-point tensor, got {gradients.dtype}")
+    if not bool(torch.isfinite(gradients).all()):
+        raise UsageError("gradients must be finite (no inf or nan entries)")
     return gradients
 
 

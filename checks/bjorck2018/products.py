@@ -8,15 +8,17 @@ engine's generator on its device.
 * ``moment2_check``, ``moment3_check``: tr((A A')^2)/N and tr((A A')^3)/N of the same products (one
   simulation, two estimands) at (k, N) = (1, 4), (1, 16), (3, 16), (3, 32), (5, 32), z-tested against the
   exact finite-N closed forms of the derivation. Small N keep the products cheap; k = 5 starts at N = 32
-  because tr((A A')^3)/N is heavy-tailed at small N (its relative standard deviation is about 7 at N = 8,
-  1 at N = 32).
+  because at smaller N tr((A A')^3)/N of a depth-5 product is heavy-tailed: its sample standard deviation
+  changes widely from seed to seed, so neither the pilot's sample size nor the normal approximation of the
+  z-test can be trusted there.
 * ``fc_check``: tr((A A')^n)/N over the ladder N = 4, 8, 16, 32 against FC_k(n), an order fit in N with the
   engine's two terms c1/N + c2/N^2. The exact remainder (derivation: degree k in 1/N for n = 2, degree 2k
   for n = 3) is a polynomial of degree <= 2 only at (k, n) = (1, 2), (2, 2), (1, 3): there the fit has no
   neglected term at any N, so these are the ladders; deeper products are tested exactly at finite N above.
 * ``smax_check``, ``condition_check``: the largest singular value and log10(s_max/s_min) at k = 1, 3, 5
-  and N = 16, 64, 256, measured (24 products per point); the digest sets s_max beside sqrt((k+1)^(k+1)/k^k),
-  lambdified from the derivation, and reports N^(2/3) (s_max - sqrt(edge)).
+  and N = 16, 64, 256, measured (24 products per point); the digest sets s_max beside the N -> oo edge
+  sqrt((k+1)^(k+1)/k^k), lambdified from the derivation, and reports N^(2/3) (s_max - sqrt(edge)), the
+  soft-edge scale (see the claim's note for what is known of it for real products).
 """
 
 from __future__ import annotations
