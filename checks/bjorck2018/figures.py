@@ -7,14 +7,17 @@ synthetic problems of ``checks/bjorck2018/divergence.py`` (the setting ``DIVERGE
 of two standard errors, beside the paper's criterion 10^3; a rate where some instance overflowed is
 left out of the mean and marked on the criterion line. Dashed (full run only): the full-data loss after
 five SGD updates (mini-batches of 16, the same for every alpha) over the initial loss. (b) log10 alpha*
-against depth, means with two standard errors.
+against depth, means with two standard errors, on the same instances at every depth (a deeper network
+extends a shallower one); the findings count the readings censored at either end of the grid.
 
 ``fig_activations``: (a) log RMS_l = log sqrt(E[ms_l]) against depth, with and without BN, from the mean
 of ms_l over random instances (error bars: two standard errors, by the delta method), beside the
-closed forms lambdified from ``derivations/bjorck2018/depth.py``: (1 + sigma_w^2/2)^(l/2) without BN
-(infinite width), sqrt(1 + sigma_w^2 l) (the bound with BN) and sqrt(1 + sigma_w^2 l/2) (BN at infinite
-width); (b) the finite-width remainder without BN, n (E[ms_l]/((1 + sigma_w^2/2)^l ms0) - 1), against
-depth for several widths: the curves collapse when the remainder is O(1/n).
+closed forms lambdified from ``derivations/bjorck2018/depth.py`` at the figure's sigma_w^2, ms0 and batch
+size (their legend labels are typeset from the same expressions): the infinite-width value without BN,
+the bound with BN and BN's infinite-width value; (b) the finite-width remainder without BN,
+n (E[ms_l]/((1 + sigma_w^2/2)^l ms0) - 1), against depth for several widths, with two standard errors.
+If the remainder is c_l/n + O(1/n^2) the curves of the widths coincide up to O(1/n); the ``--quick``
+run has too few instances to show that and says so in the panel's title.
 
 Draw them with ``bnsym figure bjorck2018.fig_divergence -o div.png`` (``--quick``: fewer instances, no SGD
 curves and fewer depths).
@@ -31,7 +34,7 @@ import torch
 
 from bnsym.figures import Figure, FigureOptions
 from bnsym.mc.engine import seed_for
-from bnsym.sim.resnet import activations, divergence_threshold, init_network, relative_loss, synthetic_data
+from bnsym.sim.resnet import activations, censoring, divergence_threshold, init_network, relative_loss, synthetic_data
 from derivations.bjorck2018 import depth as B
 
 from .activations import BASE, one_thread
@@ -113,24 +116,29 @@ def _draw_divergence(fig: Any, options: FigureOptions) -> dict[str, Any]:
     depths = B.DEPTHS[:3] if options.quick else B.DEPTHS
     stars: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     gen = _generator(options, "fig_divergence", "depths")
+    data = synthetic_data(n, p["N"], p["d"], p["C"], gen, device)
+    deepest = init_network(n, p["d"], p["n"], max(depths), p["C"], p["sigma_w2"], gen, device)
+    censored = {}
     for L in depths:
-        data = synthetic_data(n, p["N"], p["d"], p["C"], gen, device)
-        net = init_network(n, p["d"], p["n"], L, p["C"], p["sigma_w2"], gen, device)
         for bn in (False, True):
-            runs = relative_loss(data, net, bn, rates)
+            runs = relative_loss(data, deepest.truncated(L), bn, rates)
             star = divergence_threshold(runs.ratio[..., 0], runs.learning_rates, CRITERION)
+            bottom, top = censoring(runs.ratio[..., 0], CRITERION)
             stars[bn].append((float(star.mean()), float(star.std() / math.sqrt(n))))
+            censored[f"{'BN' if bn else 'no BN'} L={L}"] = {"bottom": int(bottom.sum()), "top": int(top.sum())}
+    found["censored readings by depth (of each variant's instances)"] = censored
     for bn, color, name in ((False, "tab:red", "no BN"), (True, "tab:blue", "BN")):
         m = np.array([s[0] for s in stars[bn]])
         e = np.array([s[1] for s in stars[bn]])
         ax.errorbar(depths, m, yerr=2 * e, fmt="o-", capsize=2, color=color, label=name)
         found[f"{name} log10 alpha* by depth"] = {L: s for L, s in zip(depths, stars[bn])}
-    ax.axhline(B.GRID[1], color="0.6", lw=0.8, ls=":", label="top of the grid")
+    ax.axhline(B.GRID[1], color="0.6", lw=0.8, ls=":", label="ends of the grid")
+    ax.axhline(B.GRID[0], color="0.6", lw=0.8, ls=":")
     ax.set_xscale("log", base=2)
     ax.set_xticks(depths, [str(L) for L in depths])
     ax.set_xlabel("depth L (blocks)")
     ax.set_ylabel("log10 alpha* (relative loss > 10^3)")
-    ax.set_title(f"(b) divergence threshold against depth, {n} instances", fontsize=9)
+    ax.set_title(f"(b) divergence threshold against depth, the same {n} instances at every depth", fontsize=9)
     ax.legend(fontsize=7)
     fig.set_size_inches(10.5, 4.2)
     fig.suptitle("Bjorck et al.: one gradient step of a residual MLP, with and without BN (synthetic data)",
@@ -139,10 +147,17 @@ def _draw_divergence(fig: Any, options: FigureOptions) -> dict[str, Any]:
     return found
 
 
-def _rms_curve(expr: sp.Expr) -> Any:
-    """log sqrt of a closed form for E[ms_l], lambdified in depth at the figure's sigma_w^2 and ms0."""
-    value = B.log_rms(expr).subs({B.sigma_w2.symbol: BASE["sigma_w2"], B.ms0.symbol: BASE["ms0"]})
-    return sp.lambdify(B.depth.symbol, value, modules="numpy")
+_NAMES = {p.symbol: p.latex for p in (B.sigma_w2, B.depth, B.ms0, B.batch, B.width)}
+
+
+def _rms_curve(expr: sp.Expr, values: dict[sp.Symbol, float]) -> Any:
+    """log sqrt of a closed form for E[ms_l], lambdified in depth at the figure's values."""
+    return sp.lambdify(B.depth.symbol, B.log_rms(expr).subs(values), modules="numpy")
+
+
+def _label(expr: sp.Expr) -> str:
+    """The closed form's log RMS, typeset from its SymPy expression (matplotlib mathtext)."""
+    return "$" + sp.latex(B.log_rms(expr), symbol_names=_NAMES) + "$"
 
 
 def draw_fig_activations(fig: Any, options: FigureOptions) -> dict[str, Any]:
@@ -156,6 +171,7 @@ def _draw_activations(fig: Any, options: FigureOptions) -> dict[str, Any]:
     device = torch.device(options.device)
     gen = _generator(options, "fig_activations", "depth")
     width = 64
+    values = {B.sigma_w2.symbol: BASE["sigma_w2"], B.ms0.symbol: BASE["ms0"], B.batch.symbol: M}
     ms = activations(units, M, BASE["d"], width, L, BASE["sigma_w2"], gen, device, input_variance=BASE["ms0"])
     ms_np = ms.cpu().numpy()  # [2, units, L + 1]
     depths = np.arange(L + 1)
@@ -167,21 +183,22 @@ def _draw_activations(fig: Any, options: FigureOptions) -> dict[str, Any]:
         se = ms_np[i].std(0, ddof=1) / math.sqrt(units)
         y = 0.5 * np.log(mean)
         ax.errorbar(depths, y, yerr=2 * 0.5 * se / mean, fmt="o", ms=3, capsize=2, color=color,
-                    label=f"{name}: simulated, n = {width}")
+                    label=f"{name}: simulated log sqrt(mean ms_l), n = {width}")
         found[f"{name} log RMS at depth {L}"] = (float(y[-1]), float(0.5 * se[-1] / mean[-1]))
-    ax.plot(fine, _rms_curve(B.PLAIN_MS)(fine), color="tab:red", lw=1, label="(1 + sigma_w^2/2)^(l/2)")
-    ax.plot(fine, _rms_curve(B.BN_BOUND)(fine), color="tab:blue", lw=1, ls="--", label="bound sqrt(1 + sigma_w^2 l)")
-    ax.plot(fine, _rms_curve(B.BN_WIDE)(fine), color="tab:blue", lw=1, label="sqrt(1 + sigma_w^2 l/2)")
+    for expr, color, style, what in ((B.PLAIN_MS, "tab:red", "-", "no BN, infinite width"),
+                                     (B.BN_BOUND, "tab:blue", "--", f"BN bound, M = {M}"),
+                                     (B.BN_WIDE, "tab:blue", "-", "BN, infinite width")):
+        ax.plot(fine, _rms_curve(expr, values)(fine), color=color, lw=1, ls=style, label=f"{what}: {_label(expr)}")
     ax.set_xlabel("depth l (blocks)")
     ax.set_ylabel("log RMS activation = log sqrt(E[ms_l])")
-    ax.set_title(f"(a) sigma_w^2 = {BASE['sigma_w2']:g}, batches of {M}, {units} instances", fontsize=9)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(f"(a) sigma_w^2 = {BASE['sigma_w2']:g}, ms0 = {BASE['ms0']:g}, batches of {M}, {units} instances",
+                 fontsize=9)
+    ax.legend(fontsize=6.5, loc="upper left")
 
     ax = fig.add_subplot(1, 2, 2)
     widths = (16, 32, 64)
     units_w = 256 if options.quick else 4096  # n x remainder has a standard error growing like sqrt(n)
-    closed = sp.lambdify(B.depth.symbol, B.PLAIN_MS.subs({B.sigma_w2.symbol: BASE["sigma_w2"],
-                                                          B.ms0.symbol: BASE["ms0"]}), modules="numpy")(depths)
+    closed = sp.lambdify(B.depth.symbol, B.PLAIN_MS.subs(values), modules="numpy")(depths)
     L2 = 8
     for w in widths:
         gen_w = _generator(options, "fig_activations", f"width {w}")
@@ -196,9 +213,11 @@ def _draw_activations(fig: Any, options: FigureOptions) -> dict[str, Any]:
     ax.axhline(0, color="0.6", lw=0.8)
     ax.set_xlabel("depth l (blocks), no BN")
     ax.set_ylabel("n (E[ms_l] / ((1 + sigma_w^2/2)^l ms0) - 1)")
-    ax.set_title(f"(b) finite-width remainder x n, {units_w} instances: collapse = O(1/n)", fontsize=9)
+    what = (f"quick run, {units_w} instances per width: too few to resolve the remainder" if options.quick else
+            f"{units_w} instances per width; bars: 2 s.e.")
+    ax.set_title(f"(b) n x relative finite-width remainder, no BN, M = {M}\n({what})", fontsize=9)
     ax.legend(fontsize=7)
-    fig.set_size_inches(10.5, 4.2)
+    fig.set_size_inches(11.5, 4.6)
     fig.suptitle("Bjorck et al.: activations at initialization of a residual MLP, with and without BN", fontsize=10)
     fig.tight_layout()
     return found
