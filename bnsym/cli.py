@@ -1,4 +1,4 @@
-"""The ``bnsym`` command line: list, verify, check.
+"""The ``bnsym`` command line: list, verify, check, figure, latex.
 
 Exit codes: 0 every claim holds; 1 a claim was refuted; 2 usage error (unknown id, bad
 option, a file that does not load); 3 something stayed undecided or errored.
@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="prove claims symbolically (numeric fallback)", description=(
         "Verify claims: each is tried by a ladder of SymPy strategies under a wall-clock budget, then, where "
         "SymPy is undecided, checked with mpmath at random points of its domain (reported NUMERIC, not "
-        "PROVEN). With no ID, every built-in theorem. A PATH is a user's derivation file (.py)."))
+        "PROVEN). With no ID, every built-in theorem. A PATH is a user's derivation file (.py), or a LaTeX file"
+        " (.tex) whose equation chains are checked step by step (see the README for its domain comments)."))
     _targets_and_output(v)
     v.add_argument("--budget", type=_positive_float, default=10.0, metavar="S",
                    help="seconds per symbolic strategy (default 10)")
@@ -136,6 +137,24 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--quick", action="store_true", help="fewer simulated points and problems (a smoke run)")
     f.add_argument("--json", action="store_true", help="print what was drawn as JSON on stdout")
     f.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    tx = sub.add_parser("latex", help="typeset theorems, derivations and verdicts as LaTeX", description=(
+        "Typeset theorems (statement, parameter domains, assumptions, derivation steps with one justification and"
+        " verdict mark each, errata side by side, Monte Carlo evidence tables, source) as LaTeX. Every formula is"
+        " parsed back with SymPy's LaTeX parser and proven equal to the expression it came from; a formula that"
+        " does not round-trip exits 1 and is named."))
+    tx.add_argument("targets", nargs="+", metavar="ID", help="theorem ids (luo2019.L3) or paper ids (luo2019)")
+    tx.add_argument("-o", "--output", metavar="FILE", help="output .tex file (default: stdout)")
+    tx.add_argument("--snippet", action="store_true", help="an includable fragment, not a standalone document")
+    tx.add_argument("--check", action="store_true", help="also run the Monte Carlo checks to fill the evidence tables")
+    tx.add_argument("--no-verify", action="store_true", help="typeset only: no symbolic verification")
+    tx.add_argument("--max-chars", type=_positive_int, metavar="N",
+                    help="parse back only formulas printed in at most N characters (the others are reported)")
+    tx.add_argument("--jobs", type=_positive_int, metavar="N", help="processes for the round trip (default: CPUs)")
+    tx.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo checks (default 0)")
+    tx.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    tx.add_argument("--json", action="store_true", help="print a JSON summary on stdout (progress goes to stderr)")
+    tx.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
 
 
@@ -240,10 +259,33 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _verify_tex_files(args: argparse.Namespace) -> int:
+    """``bnsym verify FILE.tex ...``: check each file's equation chains; annotated copies beside them."""
+    from .texin import verify_tex
+
+    results = []
+    for path in args.targets:
+        result = verify_tex(path, budget=args.budget, points=args.points, dps=args.dps, seed=args.seed)
+        results.append(result)
+        if not args.json:
+            print(result.report())
+    verdicts = [v for r in results for v in r.verdicts]
+    code = _exit_code(verdicts)
+    if args.json:
+        print(json.dumps({"command": "verify", "exit_code": code, "summary": _summary(verdicts),
+                          "files": [r.to_json() for r in results]}, indent=2, default=str))
+    return code
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from .registry import load
     from .verify import Settings, verify_claim
 
+    tex = [t for t in args.targets if t.endswith(".tex")]
+    if tex:
+        if len(tex) != len(args.targets):
+            raise UsageError("give either .tex files or theorem ids and derivation files, not both in one run")
+        return _verify_tex_files(args)
     say = _progress(not args.quiet)
     catalog, ids = load(args.targets)
     selection = catalog.select(ids)
@@ -374,6 +416,118 @@ def cmd_figure(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_latex(args: argparse.Namespace) -> int:
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from .latex import document, theorem_latex
+    from .registry import load
+    from .roundtrip import theorem_roundtrip
+    from .verify import Settings, verify_claim
+
+    out = Path(args.output) if args.output else None
+    if out is not None:
+        if out.suffix != ".tex":
+            raise UsageError(f"the output file must end in .tex: {args.output!r}")
+        folder = out.parent if str(out.parent) else Path(".")
+        if not folder.is_dir() or not os.access(folder, os.W_OK) or out.is_dir():
+            raise UsageError(f"cannot write {args.output!r}: {folder} is not a writable folder")
+    say = _progress(not args.quiet)
+    catalog, _ = load([], with_checks=args.check)
+    entries = []
+    for t in args.targets:
+        if t in catalog.entries:
+            entries.append(catalog.entries[t])
+            continue
+        prefixed = [e for tid, e in catalog.entries.items() if tid.startswith(t + ".")]
+        if not prefixed:
+            catalog.theorem(t)  # raises the unknown-id error with its suggestion
+        entries += prefixed
+    started = time.perf_counter()
+    jobs = args.jobs or os.cpu_count() or 1
+    verdicts: dict[str, Verdict] = {}
+    mc: dict[str, list[Verdict]] = {}
+    if args.check:
+        mc = _latex_checks(args, catalog, entries, say)
+    bodies: list[str] = []
+    rows: list[dict[str, Any]] = []
+    all_verdicts: list[Verdict] = []
+    for entry in entries:
+        if not args.no_verify:
+            for cid, claim, role in entry.claims():
+                if isinstance(claim, ProcessClaim):
+                    continue
+                v = verify_claim(entry.theorem, claim, cid, role, Settings())
+                assert v is not None
+                verdicts[cid] = v
+                all_verdicts.append(v)
+                say(f"{v.status.value:<10} {cid} ({v.seconds:.1f} s)")
+        rt = theorem_roundtrip(entry, max_chars=args.max_chars, jobs=jobs)
+        say(f"round trip {entry.id}: " + ", ".join(f"{n} {k}" for k, n in rt.counts.items()))
+        for where, r in rt.failures:
+            say(f"  round trip FAILED {where}: {r.detail}")
+        rows.append({"id": entry.id, "roundtrip": rt.to_json()})
+        bodies.append(theorem_latex(entry, verdicts, mc, snippet=True, roundtrip=rt))
+    body = "\n\n".join(bodies)
+    title = entries[0].theorem.title if len(entries) == 1 else ", ".join(e.id for e in entries)
+    text = body + "\n" if args.snippet else document(body, title)
+    failed = sum(r["roundtrip"]["failed"] for r in rows)
+    code = EXIT_REFUTED if failed else _exit_code(all_verdicts + [v for vs in mc.values() for v in vs])
+    if out is not None:
+        _write_atomically(out, text, tempfile)
+    if args.json:
+        print(json.dumps({"command": "latex", "exit_code": code, "file": str(out) if out else None,
+                          "snippet": args.snippet, "seconds": round(time.perf_counter() - started, 3),
+                          "roundtrip": {k: sum(r["roundtrip"][k] for r in rows)
+                                        for k in ("round-tripped", "not parsed back", "failed")},
+                          "theorems": rows, **({} if out else {"latex": text})}, indent=2))
+    elif out is None:
+        sys.stdout.write(text)
+    else:
+        print(f"wrote {out} ({len(entries)} theorems, {time.perf_counter() - started:.1f} s)")
+    return code
+
+
+def _write_atomically(out: Any, text: str, tempfile: Any) -> None:
+    """Write ``text`` to ``out`` only when complete: a temporary file in the same folder, then a rename."""
+    import os
+
+    folder = str(out.parent) if str(out.parent) else "."
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, out)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+def _latex_checks(args: argparse.Namespace, catalog: Any, entries: list[Any], say: Any) -> dict[str, list[Verdict]]:
+    """The Monte Carlo verdicts of the entries' process claims (as ``bnsym check`` runs them)."""
+    from .mc.device import resolve_device
+    from .mc.engine import RunOptions, SuitePlan, run_check
+
+    device = resolve_device(args.device)
+    plan = SuitePlan()
+    for entry in entries:
+        for cid, _claim, role in entry.claims():
+            for chk in catalog.checks.get(cid, []):
+                plan.items.append((chk, entry.theorem, cid, role))
+    options = RunOptions(seed=args.seed, device=device, tests_in_suite=plan.tests,
+                         progress=say if not args.quiet else None)
+    out: dict[str, list[Verdict]] = {}
+    for chk, theorem, cid, role in plan.items:
+        v = run_check(chk, theorem, cid, options, role)
+        out.setdefault(cid, []).append(v)
+        say(f"{v.status.value:<10} {cid} ({v.seconds:.1f} s)")
+    return out
+
+
 def _print_mc_rows(v: Verdict) -> None:
     ev = v.evidence
     for row in ev.get("rows", []):
@@ -412,7 +566,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    handlers = {"list": cmd_list, "verify": cmd_verify, "check": cmd_check, "figure": cmd_figure}
+    handlers = {"list": cmd_list, "verify": cmd_verify, "check": cmd_check, "figure": cmd_figure,
+                "latex": cmd_latex}
     try:
         return handlers[args.command](args)
     except BnsymError as exc:

@@ -56,12 +56,17 @@ def sufficient_dimension(vectors: int, power: int = 0) -> int:
     return vectors * (power + 1)
 
 
+def _indexed(base: str, i: int) -> str:
+    """LaTeX of entry i of a vector written ``base``; a base with its own subscript is braced (x_1 -> {x_1}_{2})."""
+    return f"{{{base}}}_{{{i}}}" if "_" in base else f"{base}_{{{i}}}"
+
+
 def vector(name: str, d: int, latex: str | None = None) -> tuple[sp.Matrix, tuple[Param, ...]]:
     """A column of ``d`` real parameters ``name_1 .. name_d`` and their declarations."""
     if d < 1:
         raise DefinitionError(f"vector {name}: dimension must be >= 1, not {d}")
-    params = tuple(Param(f"{name}_{i}", sample_lo=-SAMPLE, sample_hi=SAMPLE,
-                         latex=f"{latex or name}_{{{i}}}") for i in range(1, d + 1))
+    params = tuple(Param(f"{name}_{i}", sample_lo=-SAMPLE, sample_hi=SAMPLE, latex=_indexed(latex or name, i))
+                   for i in range(1, d + 1))
     return sp.Matrix([p.symbol for p in params]), params
 
 
@@ -71,7 +76,7 @@ def spectrum(name: str, d: int, latex: str | None = None) -> tuple[sp.Matrix, tu
         raise DefinitionError(f"spectrum {name}: dimension must be >= 1, not {d}")
     lo, hi = SPECTRUM_REGION
     params = tuple(Param(f"{name}_{i}", lo=0, lo_open=True, sample_lo=lo, sample_hi=hi, law="log",
-                         latex=f"{latex or name}_{{{i}}}") for i in range(1, d + 1))
+                         latex=_indexed(latex or name, i)) for i in range(1, d + 1))
     return sp.diag(*[p.symbol for p in params]), params
 
 
