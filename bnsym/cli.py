@@ -1,4 +1,4 @@
-"""The ``bnsym`` command line: list, verify, check, figure, latex.
+"""The ``bnsym`` command line: list, verify, check, figure, latex, report.
 
 Exit codes: 0 every claim holds; 1 a claim was refuted; 2 usage error (unknown id, bad
 option, a file that does not load); 3 something stayed undecided or errored.
@@ -155,6 +155,24 @@ def build_parser() -> argparse.ArgumentParser:
     tx.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     tx.add_argument("--json", action="store_true", help="print a JSON summary on stdout (progress goes to stderr)")
     tx.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    rp = sub.add_parser("report", help="one PDF: theorems, verdict summary, figures, provenance", description=(
+        "Write one document with the chosen theorems (as `bnsym latex` typesets them), a summary table of verdicts,"
+        " the theory-vs-simulation figures of the theorems' papers and provenance (package versions, seed, device,"
+        " date, seconds per stage). The .tex and figures go to NAME_files/ next to NAME.pdf; the PDF is compiled"
+        " with latexmk (or pdflatex) when one is installed."))
+    rp.add_argument("targets", nargs="+", metavar="ID", help="theorem ids (luo2019.L3) or paper ids (luo2019)")
+    rp.add_argument("-o", "--output", required=True, metavar="FILE.pdf", help="the PDF to write")
+    rp.add_argument("--quick", action="store_true", help="figures in quick mode (fewer simulated points)")
+    rp.add_argument("--no-figures", action="store_true", help="no figures")
+    rp.add_argument("--check", action="store_true", help="also run the Monte Carlo checks for the evidence tables")
+    rp.add_argument("--max-chars", type=_positive_int, default=150, metavar="N",
+                    help="parse back only formulas printed in at most N characters (default 150)")
+    rp.add_argument("--jobs", type=_positive_int, metavar="N", help="processes for the round trip (default: CPUs)")
+    rp.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo checks and figures (default 0)")
+    rp.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    rp.add_argument("--json", action="store_true", help="print a JSON summary on stdout (progress goes to stderr)")
+    rp.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
 
 
@@ -489,6 +507,122 @@ def cmd_latex(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from . import report
+    from .figures import FigureOptions, render
+    from .latex import theorem_latex
+    from .mc.device import resolve_device
+    from .registry import load
+    from .roundtrip import theorem_roundtrip
+    from .verify import Settings, verify_claim
+
+    where = report.layout(args.output)
+    device = resolve_device(args.device)
+    say = _progress(not args.quiet)
+    catalog, _ = load([], with_checks=args.check or not args.no_figures)
+    entries = []
+    for t in args.targets:
+        if t in catalog.entries:
+            entries.append(catalog.entries[t])
+            continue
+        prefixed = [e for tid, e in catalog.entries.items() if tid.startswith(t + ".")]
+        if not prefixed:
+            catalog.theorem(t)  # raises the unknown-id error with its suggestion
+        entries += prefixed
+    figure_ids = [] if args.no_figures else report.paper_figures(catalog, entries)
+    prov = report.Provenance(seed=args.seed, device=str(device), quick=args.quick, checks=args.check,
+                             max_chars=args.max_chars)
+    started = time.perf_counter()
+    jobs = args.jobs or os.cpu_count() or 1
+    staging = Path(tempfile.mkdtemp(prefix=f".{where.pdf.stem}_files.", dir=where.folder.parent))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's folder is private; the report's folder is an ordinary one
+    try:
+        mc: dict[str, list[Verdict]] = {}
+        if args.check:
+            t0 = time.perf_counter()
+            mc = _latex_checks(args, catalog, entries, say)
+            prov.stages["Monte Carlo checks"] = time.perf_counter() - t0
+        verdicts: dict[str, Verdict] = {}
+        t0 = time.perf_counter()
+        for entry in entries:
+            for cid, claim, role in entry.claims():
+                if not isinstance(claim, ProcessClaim):
+                    v = verify_claim(entry.theorem, claim, cid, role, Settings())
+                    assert v is not None
+                    verdicts[cid] = v
+                    say(f"{v.status.value:<10} {cid} ({v.seconds:.1f} s)")
+        prov.stages["symbolic verification"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        bodies: list[str] = []
+        rt_rows: list[dict[str, Any]] = []
+        for entry in entries:
+            rt = theorem_roundtrip(entry, max_chars=args.max_chars, jobs=jobs)
+            say(f"round trip {entry.id}: " + ", ".join(f"{n} {k}" for k, n in rt.counts.items()))
+            for place, r in rt.failures:
+                say(f"  round trip FAILED {place}: {r.detail}")
+            rt_rows.append({"id": entry.id, "roundtrip": rt.to_json()})
+            bodies.append(theorem_latex(entry, verdicts, mc, snippet=True, roundtrip=rt))
+        prov.stages["round trip"] = time.perf_counter() - t0
+        drawn: list[tuple[str, str, list[str]]] = []
+        for fid in figure_ids:
+            t0 = time.perf_counter()
+            options = FigureOptions(seed=args.seed, device=device, quick=args.quick, progress=say)
+            found = render(catalog.figures[fid], staging / report.figure_file(fid), options)
+            prov.stages[f"figure {fid}"] = time.perf_counter() - t0
+            say(f"figure {fid} ({prov.stages[f'figure {fid}']:.1f} s)")
+            drawn.append((fid, catalog.figures[fid].title, [str(x) for x in found.get("lines", [])]))
+        rows = report.claim_rows(entries, verdicts, mc)
+        title = entries[0].theorem.title if len(entries) == 1 else "bnsym report: " + ", ".join(e.id for e in entries)
+        body = "\n\n".join([report.summary_tex(rows), *bodies, report.figures_tex(drawn), prov.tex()])
+        (staging / where.tex.name).write_text(report.document(body, title))
+        if where.folder.exists():
+            shutil.rmtree(where.folder)
+        os.replace(staging, where.folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    failed = sum(r["roundtrip"]["failed"] for r in rt_rows)
+    code = EXIT_REFUTED if failed else _exit_code(list(verdicts.values()) + [v for vs in mc.values() for v in vs])
+    engine = report.find_engine()
+    errors: list[str] = []
+    compiled = False
+    if engine is not None:
+        t0 = time.perf_counter()
+        errors = report.compile_pdf(where.tex, engine)
+        prov.stages["TeX"] = time.perf_counter() - t0
+        if errors:
+            code = EXIT_UNDECIDED
+        else:
+            os.replace(where.tex.with_suffix(".pdf"), where.pdf)
+            compiled = True
+    seconds = time.perf_counter() - started
+    if args.json:
+        print(json.dumps({"command": "report", "exit_code": code, "pdf": str(where.pdf) if compiled else None,
+                          "tex": str(where.tex), "engine": engine[0] if engine else None, "tex_errors": errors,
+                          "figures": [str(where.folder / report.figure_file(f)) for f, _, _ in drawn],
+                          "theorems": rt_rows, "claims": [r.to_json() for r in rows],
+                          "provenance": prov.to_json(), "seconds": round(seconds, 3)}, indent=2))
+    if engine is None:
+        msg = (f"wrote {where.tex} and figures; no TeX engine found: {report.INSTALL_HINT} and run "
+               f"`latexmk -pdf {where.tex.name}` in {where.folder}")
+        print(msg, file=sys.stderr if args.json else sys.stdout)
+    elif errors:
+        print(f"bnsym: error: {engine[0]} failed on {where.tex}:", file=sys.stderr)
+        for line in errors:
+            print(f"  {line}", file=sys.stderr)
+    elif not args.json:
+        print(f"wrote {where.pdf} ({len(entries)} theorems, {len(drawn)} figures, {seconds:.1f} s;"
+              f" sources in {where.folder})")
+    return code
+
+
 def _write_atomically(out: Any, text: str, tempfile: Any) -> None:
     """Write ``text`` to ``out`` only when complete: a temporary file in the same folder, then a rename."""
     import os
@@ -567,7 +701,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handlers = {"list": cmd_list, "verify": cmd_verify, "check": cmd_check, "figure": cmd_figure,
-                "latex": cmd_latex}
+                "latex": cmd_latex, "report": cmd_report}
     try:
         return handlers[args.command](args)
     except BnsymError as exc:
