@@ -42,12 +42,12 @@ beyond 1e3 is a more than 250-sigma event): about 1.2e-12.
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
 from bnsym.mc.engine import MonteCarloCheck
+from bnsym.mc.threads import one_thread
 from bnsym.sim.resnet import BN_EPS, activation_statistics
 from derivations.bjorck2018 import depth as B
 
@@ -80,18 +80,6 @@ def roundoff(batches: tuple[int, ...], bound: float = 1e3, eps: float = BN_EPS) 
 
 
 ROUNDOFF = roundoff(BOUND_BATCHES)
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """One intra-op thread while a simulation runs: its tensors are small, and a second spinning worker only adds
-    synchronization on a small shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def simulate(points: list[dict[str, Any]], n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:

@@ -16,12 +16,12 @@ proven bound. The closed forms reach this module only through the claims' SymPy 
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
 from bnsym.mc.engine import MonteCarloCheck
+from bnsym.mc.threads import one_thread
 from bnsym.sim.minibatch import MLPProblem, per_example_gradients, spread, step_errors, synthetic_mlp
 from derivations.bjorck2018 import noise as B
 
@@ -31,19 +31,6 @@ SETTINGS = ((16, 1, 1.0), (16, 4, 0.1), (16, 12, 1.0), (64, 8, 0.5), (64, 48, 0.
 MODES = {"with": True, "without": False}
 PROCESS = (f"mini-batches of the per-example gradients of a logistic tanh MLP ({INPUTS}-{HIDDEN}-1) on a fixed"
            " synthetic data set of N examples")
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """One intra-op thread while a simulator runs: its tensors are small (a few thousand batches of at most 57
-    parameters, or products of matrices up to 256 x 256), and a second spinning worker mostly adds
-    synchronization (several times slower when the cores are shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def problem(N: int, data: int) -> MLPProblem:

@@ -22,14 +22,14 @@ w_0. Every learning rate of a check runs in one [L, B, d] tensor on the same pro
 
 from __future__ import annotations
 
-import contextlib
 import math
-from typing import Any, Iterator
+from typing import Any
 
 import sympy as sp
 import torch
 
 from bnsym.mc.engine import MonteCarloCheck
+from bnsym.mc.threads import one_thread
 from bnsym.sim import bngd as S
 from bnsym.sim.quadratic import random_problems
 from derivations.cai2019 import convergence as C
@@ -51,18 +51,6 @@ DIMENSION_BNGD = (1.0, 10.0)
 T_DIMENSION = 10000
 UNITS = 64
 CAPPED, REACHED, PROGRESS = 0, 1, 2
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """One intra-op thread while a run iterates: its tensors are small ([L, B, d] with d <= 100), and a second
-    spinning worker only adds synchronization (slowing the loop many times over when the cores are shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def eps_max_gd(lambda_max: float) -> float:

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 
+from bnsym.mc.threads import one_thread  # noqa: F401  (the check modules call N.one_thread)
 from bnsym.sim import bnnet as B
 
 MLP = B.MLP(48, (32, 32, 32), 10)
@@ -46,17 +45,6 @@ def data_patches(name: str) -> int:
     if isinstance(base, B.ConvNet):
         return DATA * base.sides()[1] ** 2
     return DATA
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """One intra-op thread while a simulation runs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def log_uniform(shape: tuple[int, ...], gen: torch.Generator, device: torch.device) -> torch.Tensor:
