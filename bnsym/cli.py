@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from typing import Any, NoReturn, Sequence
@@ -42,6 +43,8 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not v > 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    if not math.isfinite(v):  # an infinite budget would let a hanging simplification run forever
+        raise argparse.ArgumentTypeError(f"must be finite: {text!r}")
     return v
 
 
@@ -173,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     rp.add_argument("--json", action="store_true", help="print a JSON summary on stdout (progress goes to stderr)")
     rp.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    from .audit.cli import add_parser as add_audit_parser
+
+    add_audit_parser(sub, _targets_and_output, _probability)
     return p
 
 
@@ -200,20 +207,32 @@ def _exit_code(verdicts: list[Verdict], errata: list[dict[str, Any]] | None = No
     return code
 
 
-def _print_verdict(v: Verdict, title: str, indent: str = "  ") -> None:
+def _print_verdict(v: Verdict, title: str, indent: str = "  ", params: dict[str, Any] | None = None) -> None:
+    """A verdict's lines; ``params`` (name -> Param) prints an integer parameter's value as an integer."""
     role = {"printed": "printed:   ", "corrected": "corrected: "}.get(v.role, "")
     print(f"{indent}{MARK[v.status]} {v.status.value:<10} {role}{v.claim_id}  {title}")
     print(f"{indent}    {v.method}: {v.summary}")
     cx = v.evidence.get("counterexample")
     if cx:
-        print(f"{indent}    counterexample: " + ", ".join(f"{k}={val}" for k, val in cx.items()))
+        print(f"{indent}    counterexample: {_point_text(cx, params)}")
     for link in v.links:
         if not link.status.holds:
             print(f"{indent}    link {link.claim_id}: {link.status.value} ({link.evidence.get('justification', '')})"
                   f" {link.summary}")
             lcx = link.evidence.get("counterexample")
             if lcx:
-                print(f"{indent}      counterexample: " + ", ".join(f"{k}={val}" for k, val in lcx.items()))
+                print(f"{indent}      counterexample: {_point_text(lcx, params)}")
+
+
+def _point_text(point: dict[str, Any], params: dict[str, Any] | None) -> str:
+    """``M=380, sigma=7.5`` : an integer parameter's value as an integer (the sampler's 380.0 is 380)."""
+    params = params or {}
+    return ", ".join(f"{k}={params[k].text(val) if k in params else val}" for k, val in point.items())
+
+
+def _params_by_name(theorem: Any, claim: Any) -> dict[str, Any]:
+    """The parameters in force for ``claim`` by name (for printing its points)."""
+    return {p.name: p for p in theorem.domain(claim).values()}
 
 
 def _errata(pairs: list[tuple[Any, Any, Verdict]]) -> list[dict[str, Any]]:
@@ -278,12 +297,29 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _verify_tex_files(args: argparse.Namespace) -> int:
-    """``bnsym verify FILE.tex ...``: check each file's equation chains; annotated copies beside them."""
-    from .texin import verify_tex
+    """``bnsym verify FILE.tex ...``: check each file's equation chains; annotated copies beside them.
 
+    Every file is read and parsed, and every annotated copy's folder checked, before the first step
+    is checked: one bad file is a usage error that prints no report and writes no annotated copy, for
+    any of the files. A copy is written once its file has been checked, whatever the verdicts.
+    """
+    from pathlib import Path
+
+    from .texin import check_tex, read_tex, tex_settings
+
+    settings = tex_settings(budget=args.budget, points=args.points, dps=args.dps, seed=args.seed)
+    docs = [read_tex(path) for path in args.targets]
+    inputs = [Path(t).resolve() for t in args.targets]
+    twice = next((t for t, p in zip(args.targets, inputs) if inputs.count(p) > 1), None)
+    if twice is not None:
+        raise UsageError(f"{twice} is given more than once")
+    clash = next((out for _, out in docs if out is not None and Path(out).resolve() in inputs), None)
+    if clash is not None:  # a.tex and a.bnsym.tex in one run: the first one's copy would replace an input
+        raise UsageError(f"the annotated copy {clash} would replace another input of this run; check those files"
+                         " in separate runs")
     results = []
-    for path in args.targets:
-        result = verify_tex(path, budget=args.budget, points=args.points, dps=args.dps, seed=args.seed)
+    for doc, out in docs:
+        result = check_tex(doc, out, settings)
         results.append(result)
         if not args.json:
             print(result.report())
@@ -347,7 +383,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         e = r["entry"]
         print(f"\n{e.id}: {e.theorem.title}  [{e.theorem.source}]")
         for v, c in r["rows"]:
-            _print_verdict(v, c.title)
+            _print_verdict(v, c.title, params=_params_by_name(e.theorem, c))
     counts = ", ".join(f"{n} {s}" for s, n in _summary(verdicts).items())
     print()
     _print_errata(errata)
@@ -372,6 +408,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 plan.items.append((chk, entry.theorem, cid, role))
     if not plan.items:
         raise UsageError("no Monte Carlo checks among the selected claims; `bnsym list` marks the claims that have one")
+    _check_points_in_domain(plan.items)
     options = RunOptions(seed=args.seed, device=device, alpha=args.alpha, resolution=args.resolution,
                          samples=args.samples, tests_in_suite=plan.tests, progress=say if not args.quiet else None)
     verdicts = []
@@ -391,8 +428,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                                      for v, chk, _ in verdicts]}, indent=2))
         return code
     print(f"\nMonte Carlo on {device}, seed {args.seed}, suite false-alarm rate {args.alpha} over {plan.tests} tests")
-    for v, chk, _ in verdicts:
-        _print_verdict(v, chk.claim.title)
+    for v, chk, theorem in verdicts:
+        _print_verdict(v, chk.claim.title, params=_params_by_name(theorem, chk.claim))
         _print_mc_rows(v)
     counts = ", ".join(f"{n} {s}" for s, n in _summary([v for v, _, _ in verdicts]).items())
     print()
@@ -401,26 +438,53 @@ def cmd_check(args: argparse.Namespace) -> int:
     return code
 
 
-def cmd_figure(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _check_points_in_domain(items: list[tuple[Any, Any, str, str]]) -> None:
+    """Every point of every check in its claim's domain, before anything is simulated.
 
-    from .figures import FigureOptions, render
+    The points the engine would test (the values of the claim's closed form, or, for a claim on a
+    flow, every parameter a point names) are held to their domains here, so that a bad point in the
+    last check of a run is a usage error at once, not after the other checks have run.
+    """
+    from .claims import Measurement
+    from .errors import DomainError
+
+    for chk, theorem, cid, _role in items:
+        if isinstance(chk.claim, Measurement):
+            continue  # a measurement has no closed form to evaluate
+        dom = {p.name: p for p in theorem.domain(chk.claim).values()}
+        named = set(dom) if chk.claim.flow is not None else {s.name for s in chk.claim.value.free_symbols}
+        for point in chk.resolved_points():
+            for name, value in point.items():
+                if name in named and name in dom and not isinstance(value, str) and not dom[name].contains(value):
+                    raise DomainError(f"check of {cid} at {point}: {name}={value!r} lies outside its domain"
+                                      f" {dom[name].describe()}")
+
+
+def cmd_figure(args: argparse.Namespace) -> int:
+    from .figures import FigureOptions, figure_path, render
     from .mc.device import resolve_device
     from .registry import load_builtin
 
+    if args.name is None and args.output is not None:
+        raise UsageError(f"-o {args.output} needs a figure NAME; `bnsym figure` alone lists the figures")
+    # the output (when given) and the device are checked before the figures are loaded
+    out = figure_path(args.output) if args.output is not None else None
+    device = resolve_device(args.device)
     catalog = load_builtin(with_checks=True)
     if args.name is None:
         if args.json:
             print(json.dumps({"figures": {k: f.title for k, f in sorted(catalog.figures.items())}}, indent=2))
+            return EXIT_OK
         for k, fig in sorted(catalog.figures.items()):
             print(f"{k}  {fig.title}")
         return EXIT_OK
     if args.name not in catalog.figures:
         known = ", ".join(sorted(catalog.figures)) or "none"
         raise UsageError(f"unknown figure {args.name!r}; the figures are: {known}")
-    out = Path(args.output) if args.output else Path(f"{args.name.replace('.', '_')}.png")
+    if out is None:
+        out = figure_path(f"{args.name.replace('.', '_')}.png")
     say = _progress(not args.quiet)
-    options = FigureOptions(seed=args.seed, device=resolve_device(args.device), quick=args.quick, progress=say)
+    options = FigureOptions(seed=args.seed, device=device, quick=args.quick, progress=say)
     started = time.perf_counter()
     found = render(catalog.figures[args.name], out, options)
     seconds = time.perf_counter() - started
@@ -434,34 +498,44 @@ def cmd_figure(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _theorem_entries(catalog: Any, targets: list[str], command: str) -> list[Any]:
+    """The theorems ``targets`` name (theorem ids, or paper prefixes for all their theorems), each once.
+
+    ``bnsym latex`` and ``bnsym report`` typeset whole theorems: a claim id is refused with the theorem
+    that holds it, any other unknown id with the registry's suggestion.
+    """
+    entries: list[Any] = []
+    for t in targets:
+        if t in catalog.entries:
+            found = [catalog.entries[t]]
+        else:
+            found = [e for tid, e in catalog.entries.items() if tid.startswith(t + ".")]
+        if not found:
+            owner = next((e.id for e in catalog.entries.values() if any(cid == t for cid, _, _ in e.claims())), None)
+            if owner is not None:
+                raise UsageError(f"{t!r} is a claim; bnsym {command} typesets whole theorems: use {owner}")
+            catalog.theorem(t)  # raises the unknown-id error with its suggestion
+        entries += [e for e in found if all(e is not x for x in entries)]
+    return entries
+
+
 def cmd_latex(args: argparse.Namespace) -> int:
     import os
-    import tempfile
-    from pathlib import Path
 
+    from .files import output_path, write_atomically
     from .latex import document, theorem_latex
     from .registry import load
     from .roundtrip import theorem_roundtrip
     from .verify import Settings, verify_claim
 
-    out = Path(args.output) if args.output else None
-    if out is not None:
-        if out.suffix != ".tex":
-            raise UsageError(f"the output file must end in .tex: {args.output!r}")
-        folder = out.parent if str(out.parent) else Path(".")
-        if not folder.is_dir() or not os.access(folder, os.W_OK) or out.is_dir():
-            raise UsageError(f"cannot write {args.output!r}: {folder} is not a writable folder")
+    out = output_path(args.output, (".tex",)) if args.output is not None else None
+    if args.check or args.device != "auto":  # a device asked for is checked, even where nothing simulates
+        from .mc.device import resolve_device
+
+        resolve_device(args.device)
     say = _progress(not args.quiet)
     catalog, _ = load([], with_checks=args.check)
-    entries = []
-    for t in args.targets:
-        if t in catalog.entries:
-            entries.append(catalog.entries[t])
-            continue
-        prefixed = [e for tid, e in catalog.entries.items() if tid.startswith(t + ".")]
-        if not prefixed:
-            catalog.theorem(t)  # raises the unknown-id error with its suggestion
-        entries += prefixed
+    entries = _theorem_entries(catalog, args.targets, "latex")
     started = time.perf_counter()
     jobs = args.jobs or os.cpu_count() or 1
     verdicts: dict[str, Verdict] = {}
@@ -493,7 +567,7 @@ def cmd_latex(args: argparse.Namespace) -> int:
     failed = sum(r["roundtrip"]["failed"] for r in rows)
     code = EXIT_REFUTED if failed else _exit_code(all_verdicts + [v for vs in mc.values() for v in vs])
     if out is not None:
-        _write_atomically(out, text, tempfile)
+        write_atomically(out, text)
     if args.json:
         print(json.dumps({"command": "latex", "exit_code": code, "file": str(out) if out else None,
                           "snippet": args.snippet, "seconds": round(time.perf_counter() - started, 3),
@@ -509,12 +583,10 @@ def cmd_latex(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     import os
-    import shutil
-    import tempfile
-    from pathlib import Path
 
     from . import report
     from .figures import FigureOptions, render
+    from .files import staged_folder, write_atomically
     from .latex import theorem_latex
     from .mc.device import resolve_device
     from .registry import load
@@ -525,25 +597,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     say = _progress(not args.quiet)
     catalog, _ = load([], with_checks=args.check or not args.no_figures)
-    entries = []
-    for t in args.targets:
-        if t in catalog.entries:
-            entries.append(catalog.entries[t])
-            continue
-        prefixed = [e for tid, e in catalog.entries.items() if tid.startswith(t + ".")]
-        if not prefixed:
-            catalog.theorem(t)  # raises the unknown-id error with its suggestion
-        entries += prefixed
+    entries = _theorem_entries(catalog, args.targets, "report")
     figure_ids = [] if args.no_figures else report.paper_figures(catalog, entries)
     prov = report.Provenance(seed=args.seed, device=str(device), quick=args.quick, checks=args.check,
                              max_chars=args.max_chars)
     started = time.perf_counter()
     jobs = args.jobs or os.cpu_count() or 1
-    staging = Path(tempfile.mkdtemp(prefix=f".{where.pdf.stem}_files.", dir=where.folder.parent))
-    umask = os.umask(0o022)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's folder is private; the report's folder is an ordinary one
-    try:
+    with staged_folder(where.folder) as staging:  # the sources appear together, or not at all
         mc: dict[str, list[Verdict]] = {}
         if args.check:
             t0 = time.perf_counter()
@@ -581,13 +641,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         rows = report.claim_rows(entries, verdicts, mc)
         title = entries[0].theorem.title if len(entries) == 1 else "bnsym report: " + ", ".join(e.id for e in entries)
         body = "\n\n".join([report.summary_tex(rows), *bodies, report.figures_tex(drawn), prov.tex()])
-        (staging / where.tex.name).write_text(report.document(body, title))
-        if where.folder.exists():
-            shutil.rmtree(where.folder)
-        os.replace(staging, where.folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        write_atomically(staging / where.tex.name, report.document(body, title))
     failed = sum(r["roundtrip"]["failed"] for r in rt_rows)
     code = EXIT_REFUTED if failed else _exit_code(list(verdicts.values()) + [v for vs in mc.values() for v in vs])
     engine = report.find_engine()
@@ -623,22 +677,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     return code
 
 
-def _write_atomically(out: Any, text: str, tempfile: Any) -> None:
-    """Write ``text`` to ``out`` only when complete: a temporary file in the same folder, then a rename."""
-    import os
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .audit.cli import run
 
-    folder = str(out.parent) if str(out.parent) else "."
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, out)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as exc:
-        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return run(args)
 
 
 def _latex_checks(args: argparse.Namespace, catalog: Any, entries: list[Any], say: Any) -> dict[str, list[Verdict]]:
@@ -694,6 +736,11 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _one_line(text: str) -> str:
+    """An error message as one printable line: line breaks and other control characters shown escaped."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -701,11 +748,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handlers = {"list": cmd_list, "verify": cmd_verify, "check": cmd_check, "figure": cmd_figure,
-                "latex": cmd_latex, "report": cmd_report}
+                "latex": cmd_latex, "report": cmd_report, "audit": cmd_audit}
     try:
         return handlers[args.command](args)
     except BnsymError as exc:
-        print(f"bnsym: error: {exc}", file=sys.stderr)
+        print(f"bnsym: error: {_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("bnsym: interrupted", file=sys.stderr)

@@ -9,13 +9,12 @@ the CLI (and with ``--json``). matplotlib is imported only when a figure is draw
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from .errors import UsageError
+from .files import output_path, write_atomically
 
 FORMATS = (".png", ".pdf", ".svg")
 
@@ -47,24 +46,24 @@ def pyplot() -> Any:
     return plt
 
 
+def figure_path(name: str | Path) -> Path:
+    """``name`` checked as a figure file (.png, .pdf or .svg, in a writable folder); raises UsageError."""
+    return output_path(name, FORMATS, what="a figure file")
+
+
 def render(figure: Figure, path: Path, options: FigureOptions) -> dict[str, Any]:
-    """Draw ``figure`` into ``path`` (png, pdf or svg by suffix); the file appears only when complete."""
-    if path.suffix.lower() not in FORMATS:
-        raise UsageError(f"figure file must end in {', '.join(FORMATS)}, not {path.name!r}")
-    if not path.parent.exists():
-        raise UsageError(f"folder {str(path.parent)!r} does not exist")
+    """Draw ``figure`` into ``path`` (png, pdf or svg by suffix); the file appears only when complete.
+
+    The path is checked before anything is drawn; the file is written by
+    :func:`bnsym.files.write_atomically` (whole or not at all, with an ordinary file's mode).
+    """
+    path = figure_path(path)
     plt = pyplot()
     fig = plt.figure(figsize=(7.0, 4.8))
     try:
         found = figure.draw(fig, options)
-        handle, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
-        os.close(handle)
-        try:
-            fig.savefig(tmp, dpi=150, bbox_inches="tight")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        fmt = path.suffix.lower().lstrip(".")
+        write_atomically(path, lambda fh: fig.savefig(fh, format=fmt, dpi=150, bbox_inches="tight"))
     finally:
         plt.close(fig)
     return found

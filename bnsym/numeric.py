@@ -111,6 +111,7 @@ def check_equal(lhs: sp.Expr, rhs: sp.Expr, params: list[Param], points: int = D
                 # complex values are compared as they are: a complex side against a real one differs
                 a, b = _value(fl, point, dps), _value(fr, point, dps)
                 resid = abs(_value(f, point, dps))
+                _finite(a, b, resid)
                 scale = max(abs(a), abs(b))
                 tol = scale * mpmath.mpf(10) ** (-(dps - GUARD_DIGITS))
         except (ValueError, ZeroDivisionError, TypeError, OverflowError) as exc:
@@ -159,6 +160,7 @@ def check_inequality(lhs: sp.Expr, op: str, rhs: sp.Expr, params: list[Param], p
         point = corners[i] if i < len(corners) else _draw(params, rng, dps)
         try:
             a, b = _evaluate(fl, point, dps), _evaluate(fr, point, dps)
+            _finite(a, b)
         except (ValueError, ZeroDivisionError, TypeError, OverflowError):
             continue
         evaluated += 1
@@ -191,29 +193,54 @@ def check_asymptotic(lhs: sp.Expr, rhs: sp.Expr, var: Param, order: int, params:
     symbols = [var.symbol] + [p.symbol for p in others]
     f = compile_mpmath(sp.sympify(lhs) - sp.sympify(rhs), symbols)
     rng = random.Random(seed)
-    work = dps + 2 * max(ASYMPTOTIC_DECADES)
+    # the difference carries a round-off of about |lhs| 10**-work and is scaled by up to
+    # 10**(order * max decade); these working digits keep the scaled round-off below ``tiny`` for
+    # |lhs| up to 10**(2 * max decade + GUARD_DIGITS), and a growth is confirmed at dps digits more
+    # (round-off shrinks there, a real remainder does not) before it refutes the claim
+    work = dps + max(ASYMPTOTIC_DECADES) * (order + 2)
     growth_limit = mpmath.mpf(1) / 4
-    for _ in range(points):
-        point = _draw(others, rng, dps)
-        q = []
-        try:
-            for k in ASYMPTOTIC_DECADES:
-                v = mpmath.mpf(10) ** k
-                with mpmath.workdps(work):
-                    q.append(abs(_real(f(v, *point))) * v ** order)
-        except (ValueError, ZeroDivisionError, TypeError, OverflowError) as exc:
-            return NumericResult(None, 0, work, detail=f"could not evaluate: {exc}", region=_region(params))
-        tiny = mpmath.mpf(10) ** (-(dps - GUARD_DIGITS))
+    tiny = mpmath.mpf(10) ** (-(dps - GUARD_DIGITS))
+
+    def grows(q: list[Any]) -> bool:
         # mean log10-slope of the scaled remainder over the last two decades: 0 when bounded,
         # >= 1/2 when the remainder is of an order at least half a power too low
-        if all(x > tiny for x in q[-3:]) and mpmath.log10(q[-1] / q[-3]) / 2 > growth_limit:
+        return all(x > tiny for x in q[-3:]) and mpmath.log10(q[-1] / q[-3]) / 2 > growth_limit
+
+    for _ in range(points):
+        point = _draw(others, rng, dps)
+        try:
+            q = _scaled_remainders(f, point, order, work)
+            if grows(q):
+                q = _scaled_remainders(f, point, order, work + dps)
+        except (ValueError, ZeroDivisionError, TypeError, OverflowError) as exc:
+            return NumericResult(None, 0, work, detail=f"could not evaluate: {exc}", region=_region(params))
+        if grows(q):
             cx = {p.name: mpmath.nstr(v, 15) for p, v in zip(others, point)}
             cx.update({f"{var.name}^{order}*remainder at {var.name}=1e{k}": mpmath.nstr(x, 8)
                        for k, x in zip(ASYMPTOTIC_DECADES, q)})
-            return NumericResult(False, points, work, counterexample=cx,
+            return NumericResult(False, points, work + dps, counterexample=cx,
                                  detail=f"scaled remainder grows by x{mpmath.nstr(mpmath.sqrt(q[-1] / q[-3]), 4)}"
                                  " per decade",
                                  region=_region(params))
     return NumericResult(True, points, work,
                          detail=f"{var.name}^{order}*remainder bounded over {var.name}=1e3..1e8 at {points} points",
                          region=_region(params))
+
+
+def _scaled_remainders(f: Callable[..., Any], point: list[Any], order: int, work: int) -> list[Any]:
+    """``var**order * |f(var, point)|`` at ``var = 10**k`` for every decade k, computed at ``work`` digits."""
+    q = []
+    for k in ASYMPTOTIC_DECADES:
+        with mpmath.workdps(work):
+            v = mpmath.mpf(10) ** k
+            q.append(abs(_real(f(v, *point))) * v ** order)
+    _finite(*q)
+    return q
+
+
+def _finite(*values: Any) -> None:
+    """Refuse nan and infinite values: a nan residual compares as neither large nor small, so it would pass
+    every tolerance test; the point counts as not evaluable instead."""
+    for v in values:
+        if not mpmath.isfinite(v):
+            raise ValueError(f"not a finite number: {v}")

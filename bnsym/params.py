@@ -16,6 +16,7 @@ A parameter is declared once. From its domain come
 
 from __future__ import annotations
 
+import decimal
 import math
 import random
 from dataclasses import dataclass, field
@@ -64,7 +65,24 @@ class Param:
             )
         if self.law == "log" and lo <= 0:
             raise DefinitionError(f"parameter {self.name}: log law needs a positive sampling region")
+        if lo > hi:
+            raise DefinitionError(f"parameter {self.name}: empty sampling region [{_num(lo)}, {_num(hi)}]")
+        # random points come from the sampling region and must lie in the domain: a region outside it
+        # (or a domain with no point, such as (1, 1) or the integers in [0.2, 0.8]) could never give one
+        if (self.lo is not None and lo < self.lo) or (self.hi is not None and hi > self.hi):
+            raise DefinitionError(f"parameter {self.name}: sampling region [{_num(lo)}, {_num(hi)}] is not inside"
+                                  f" its domain {self.describe()}")
+        if not self._has_point(lo, hi):
+            raise DefinitionError(f"parameter {self.name}: no point of its domain {self.describe()} lies in the"
+                                  f" sampling region [{_num(lo)}, {_num(hi)}]")
         object.__setattr__(self, "symbol", sp.Symbol(self.name, **self.assumptions))
+
+    def _has_point(self, lo: float, hi: float) -> bool:
+        """Whether the sampling region ``[lo, hi]`` holds a point of the domain (an integer, if integer)."""
+        if self.integer:
+            return any(self.contains(k) for k in (math.ceil(lo), math.ceil(lo) + 1, math.floor(hi) - 1,
+                                                  math.floor(hi)) if lo <= k <= hi)
+        return lo < hi or self.contains(lo)
 
     # -- SymPy side -------------------------------------------------------------------
     @property
@@ -114,6 +132,21 @@ class Param:
         if not self.contains(value):
             raise DomainError(f"{self.name}={value!r} lies outside its domain {self.describe()}")
         return int(value) if self.integer else value
+
+    def text(self, value: Any) -> str:
+        """``value`` as text; an integer parameter's value without a fractional part (``380``, not ``380.0``).
+
+        >>> Param("M", lo=2, integer=True, sample_hi=1000).text("380.0"), Param("x", sample_lo=0, sample_hi=1).text(0.5)
+        ('380', '0.5')
+        """
+        if self.integer:
+            try:
+                d = decimal.Decimal(str(value))
+            except (decimal.InvalidOperation, ValueError):
+                return str(value)
+            if d.is_finite() and d == d.to_integral_value():
+                return str(int(d))
+        return str(value)
 
     def describe(self) -> str:
         """The domain in interval notation, e.g. ``[4, oo) integer``."""

@@ -11,6 +11,11 @@ of log-Gamma) and every coefficient below ``eps**order`` must vanish.
 
 For an inequality the prover asks SymPy's assumption system about the simplified
 difference; it rarely decides, and then the numeric fallback takes over.
+
+All SymPy work runs in the budgeted children, the difference ``lhs - rhs`` included, so a
+hostile expression costs at most ``len(ladder) * budget`` (plus a fork per strategy) here.
+A :class:`~bnsym.budget.Deadline` caps the ladder as a whole: a strategy gets the smaller of
+its budget and the time left, and once the deadline has passed no further strategy runs.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Callable
 
 import sympy as sp
 
-from .budget import run_with_budget
+from .budget import Deadline, run_with_budget, unenforced_reason
 
 DEFAULT_BUDGET = 10.0  # seconds per strategy
 
@@ -87,17 +92,28 @@ EQUALITY_LADDER: list[tuple[str, Callable[[sp.Expr], bool | None]]] = [
 ]
 
 
-def _run_ladder(
-    ladder: list[tuple[str, Callable[[sp.Expr], bool | None]]], d: sp.Expr, budget: float
-) -> ProofResult:
+def _on_difference(strategy: Callable[[sp.Expr], bool | None], lhs: sp.Expr, rhs: sp.Expr) -> bool | None:
+    """Run in the child: build ``lhs - rhs`` there (sympify and subtraction can be slow too), then the strategy."""
+    return strategy(sp.sympify(lhs) - sp.sympify(rhs))
+
+
+def _run_ladder(ladder: list[tuple[str, Callable[[sp.Expr], bool | None]]], lhs: sp.Expr, rhs: sp.Expr,
+                budget: float, deadline: Deadline | None = None) -> ProofResult:
     start = time.perf_counter()
     tried: list[str] = []
     notes: list[str] = []
+    if unenforced_reason():
+        notes.append(unenforced_reason())
     for name, strategy in ladder:
+        seconds = budget if deadline is None else deadline.clip(budget)
+        if deadline is not None and seconds <= 0:
+            notes.append(f"{deadline.note()} before {name}")
+            break
         tried.append(name)
-        out = run_with_budget(strategy, d, seconds=budget)
+        out = run_with_budget(_on_difference, strategy, lhs, rhs, seconds=seconds)
         if out.timed_out:
-            notes.append(f"{name}: budget of {budget:g} s spent")
+            notes.append(f"{name}: " + (f"budget of {budget:g} s spent" if seconds >= budget or deadline is None
+                                        else deadline.note()))
             continue
         if not out.ok:
             notes.append(f"{name}: {out.error}")
@@ -108,9 +124,11 @@ def _run_ladder(
                        tuple(tried))
 
 
-def prove_equal(lhs: sp.Expr, rhs: sp.Expr, budget: float = DEFAULT_BUDGET) -> ProofResult:
-    """Try to prove ``lhs == rhs`` identically (on the symbols' assumptions)."""
-    return _run_ladder(EQUALITY_LADDER, sp.sympify(lhs) - sp.sympify(rhs), budget)
+def prove_equal(lhs: sp.Expr, rhs: sp.Expr, budget: float = DEFAULT_BUDGET, *,
+                deadline: Deadline | None = None) -> ProofResult:
+    """Try to prove ``lhs == rhs`` identically (on the symbols' assumptions), each strategy under
+    ``budget`` seconds and all of them before ``deadline``."""
+    return _run_ladder(EQUALITY_LADDER, lhs, rhs, budget, deadline)
 
 
 # -- asymptotic series ------------------------------------------------------------------
@@ -163,12 +181,12 @@ def _series_coefficients_vanish(d: sp.Expr, var: sp.Symbol, order: int) -> bool 
 
 
 def prove_asymptotic(
-    lhs: sp.Expr, rhs: sp.Expr, var: sp.Symbol, order: int, budget: float = DEFAULT_BUDGET
+    lhs: sp.Expr, rhs: sp.Expr, var: sp.Symbol, order: int, budget: float = DEFAULT_BUDGET, *,
+    deadline: Deadline | None = None
 ) -> ProofResult:
     """Try to prove ``lhs - rhs = O(var**-order)`` as ``var -> oo`` by series comparison."""
-    d = sp.sympify(lhs) - sp.sympify(rhs)
     ladder = [("series comparison", lambda e: _series_coefficients_vanish(e, var, order))]
-    return _run_ladder(ladder, d, budget)
+    return _run_ladder(ladder, lhs, rhs, budget, deadline)
 
 
 def series_coefficients(expr: sp.Expr, var: sp.Symbol, n: int) -> sp.Expr:
@@ -193,8 +211,8 @@ def _sign_of(d: sp.Expr, op: str) -> bool | None:
     return None
 
 
-def prove_inequality(lhs: sp.Expr, op: str, rhs: sp.Expr, budget: float = DEFAULT_BUDGET) -> ProofResult:
+def prove_inequality(lhs: sp.Expr, op: str, rhs: sp.Expr, budget: float = DEFAULT_BUDGET, *,
+                     deadline: Deadline | None = None) -> ProofResult:
     """Try to prove ``lhs OP rhs`` from the symbols' assumptions."""
-    d = sp.sympify(lhs) - sp.sympify(rhs)
     ladder = [("assumptions", lambda e: _sign_of(e, op))]
-    return _run_ladder(ladder, d, budget)
+    return _run_ladder(ladder, lhs, rhs, budget, deadline)

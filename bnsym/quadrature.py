@@ -55,9 +55,11 @@ import mpmath
 import sympy as sp
 from sympy.core.relational import Relational
 
+from .budget import run_with_budget
 from .errors import DefinitionError
 from .numeric import GUARD_DIGITS, MIN_DPS, NumericResult, _region, compile_mpmath
 from .params import Param
+from .prover import DEFAULT_BUDGET
 
 if TYPE_CHECKING:  # pragma: no cover
     from .claims import GaussianExpectation
@@ -144,8 +146,45 @@ def kinks(integrand: sp.Expr, variables: Sequence[sp.Symbol], what: str = "gauss
     return out
 
 
+KINK_BUDGET = DEFAULT_BUDGET  # seconds to reduce one non-smooth piece's switching form to p*s + q*t
+
+
 def _linear_coefficients(form: sp.Expr, s: sp.Symbol, t: sp.Symbol, what: str, origin: sp.Basic
                          ) -> tuple[sp.Expr, sp.Expr]:
+    """``(p, q)`` with ``form = p*s + q*t``, or :class:`DefinitionError`.
+
+    It runs when a claim is declared (a derivation file's import), where no verification budget
+    applies: a form that is already ``p*s + q*t`` with number coefficients is read off here, any
+    other is reduced (expand, simplify) in a child under :data:`KINK_BUDGET` seconds, so a hostile
+    form is refused with a message instead of hanging the import.
+    """
+    plain = _plain_linear(form, s, t)
+    if plain is not None:
+        return plain
+    out = run_with_budget(_linear_parts, form, s, t, seconds=KINK_BUDGET)
+    if out.ok and out.value is not None:
+        return out.value
+    why = (f"SymPy did not reduce it within {KINK_BUDGET:g} s" if out.timed_out
+           else out.error if not out.ok else "")
+    raise DefinitionError(
+        f"{what}: the integrand is not supported: {origin} switches where {form} = 0, which is not"
+        + (" shown to be" if why else "") + f" a single line through the origin (a linear form p*{s} + q*{t})"
+        + (f": {why}" if why else "") + "; the polar quadrature splits only such lines")
+
+
+def _plain_linear(form: sp.Expr, s: sp.Symbol, t: sp.Symbol) -> tuple[sp.Expr, sp.Expr] | None:
+    """``(p, q)`` when ``form`` is written as ``p*s + q*t`` with rational numbers ``p``, ``q``; else None."""
+    coefficients = {s: sp.S.Zero, t: sp.S.Zero}
+    for term in sp.Add.make_args(form):
+        c, rest = term.as_coeff_Mul()
+        if rest not in coefficients or not c.is_Rational:
+            return None
+        coefficients[rest] += c
+    return coefficients[s], coefficients[t]
+
+
+def _linear_parts(form: sp.Expr, s: sp.Symbol, t: sp.Symbol) -> tuple[sp.Expr, sp.Expr] | None:
+    """``(p, q)`` with ``form = p*s + q*t`` after expand and simplify; None when it is not such a form."""
     expanded = sp.expand(form)
     p, q = sp.diff(expanded, s), sp.diff(expanded, t)
     linear = not (p.has(s) or p.has(t) or q.has(s) or q.has(t))
@@ -153,9 +192,7 @@ def _linear_coefficients(form: sp.Expr, s: sp.Symbol, t: sp.Symbol, what: str, o
     if linear and rest.is_zero is not True and rest.free_symbols.isdisjoint({s, t}):
         rest = sp.simplify(rest)
     if not linear or rest != 0:
-        raise DefinitionError(
-            f"{what}: the integrand is not supported: {origin} switches where {form} = 0, which is not a single"
-            f" line through the origin (a linear form p*{s} + q*{t}); the polar quadrature splits only such lines")
+        return None
     return sp.simplify(p), sp.simplify(q)
 
 

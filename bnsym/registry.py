@@ -86,6 +86,9 @@ class Catalog:
         for var, obj in sorted(vars(module).items(), key=lambda kv: kv[0]):
             if isinstance(obj, Theorem) and not var.startswith("_"):
                 tid = f"{prefix}.{var}"
+                if tid in self.entries and self.entries[tid].origin != origin:  # never replace a theorem silently
+                    raise DerivationFileError(f"{origin} and {self.entries[tid].origin} both define the theorem"
+                                              f" {tid}; rename one of the files")
                 claim_ids = {}
                 for k, (c, _role) in enumerate(obj.all_claims()):
                     claim_ids[id(c)] = f"{tid}.{names.get(id(c), f'claim{k}')}"
@@ -120,6 +123,8 @@ class Catalog:
 
 
 def _unknown(name: str, known: list[str]) -> str:
+    if not name.strip(" ."):  # '' or '.' is in every id: no suggestion would mean anything
+        return f"unknown id {name!r}: an id names a paper, a theorem or a claim; run `bnsym list` to see the ids"
     close = [k for k in known if name.lower() in k.lower()][:5]
     hint = f"; did you mean {', '.join(close)}?" if close else "; run `bnsym list` to see the ids"
     return f"unknown id {name!r}{hint}"
@@ -198,6 +203,8 @@ def load_file(path: str | Path, catalog: Catalog | None = None, with_checks: boo
     """Load a user's derivation file by path; its theorems are named ``<file stem>.<variable>``."""
     catalog = catalog or Catalog()
     p = Path(path)
+    if p.is_dir():
+        raise DerivationFileError(f"{path}: is a folder, not a derivation file (.py)")
     if not p.is_file():
         raise DerivationFileError(f"{path}: no such file")
     if p.suffix != ".py":
@@ -212,17 +219,37 @@ def load_file(path: str | Path, catalog: Catalog | None = None, with_checks: boo
     sys.path.insert(0, added)
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in the file must not end bnsym with the file's code
         sys.modules.pop(modname, None)
         raise DerivationFileError(f"{path}: does not import: {type(exc).__name__}: {exc}") from exc
     finally:
         if added in sys.path:
             sys.path.remove(added)
+    before = set(catalog.entries)
     if catalog.add_module(module, p.stem, str(path), [module]) == 0:
         raise DerivationFileError(f"{path}: holds no theorems (define a bnsym.Theorem at module level)")
+    for tid in sorted(set(catalog.entries) - before):
+        _refuse_undefined(catalog.entries[tid], path)
     if with_checks:
         catalog.add_checks(module)
     return catalog
+
+
+def _refuse_undefined(entry: Entry, path: str | Path) -> None:
+    """Refuse a claim that is undefined as written (SymPy's ``nan`` or ``zoo``, e.g. ``x/0`` or ``oo - oo``):
+    no point can make it true or false, and a numeric check of ``nan`` would compare nothing."""
+    import sympy as sp
+
+    for cid, claim, _role in entry.claims():
+        for expr in claim.expressions():
+            if isinstance(expr, sp.Basic) and expr.has(sp.nan, sp.zoo):
+                try:
+                    text = str(expr)
+                except ValueError:  # an integer too long for Python to print
+                    text = "an expression"
+                text = text if len(text) <= 120 else text[:117] + "..."
+                raise DerivationFileError(f"{path}: claim {cid} is undefined as written ({text} holds nan or"
+                                          " complex infinity: a division by zero, oo - oo ...)")
 
 
 def _builtin_id(path: str) -> str | None:
@@ -251,7 +278,12 @@ def load(targets: list[str], with_checks: bool = False) -> tuple[Catalog, list[s
     if ids or not paths:
         load_builtin(catalog, with_checks)
     selected = list(ids)
+    seen: set[Path] = set()
     for p in paths:
+        where = Path(p).resolve() if Path(p).is_file() else Path(p)
+        if where in seen:  # the same file named twice is loaded once
+            continue
+        seen.add(where)
         before = set(catalog.entries)
         load_file(p, catalog, with_checks)
         selected += [t for t in catalog.entries if t not in before]

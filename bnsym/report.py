@@ -17,7 +17,6 @@ simulators.
 from __future__ import annotations
 
 import datetime
-import os
 import platform
 import re
 import shutil
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .files import output_path
 from .latex import PACKAGES, escape
 from .verdict import Verdict
 
@@ -52,13 +52,13 @@ class Layout:
 
 
 def layout(output: str) -> Layout:
-    """The files of a report at ``output`` (which must end in .pdf, in a writable folder); raises UsageError."""
-    pdf = Path(output)
-    if pdf.suffix.lower() != ".pdf" or not pdf.stem:
-        raise UsageError(f"the output file must end in .pdf: {output!r}")
-    parent = pdf.parent if str(pdf.parent) else Path(".")
-    if not parent.is_dir() or not os.access(parent, os.W_OK) or pdf.is_dir():
-        raise UsageError(f"cannot write {output!r}: {parent} is not a writable folder")
+    """The files of a report at ``output`` (which must end in .pdf, in a writable folder); raises UsageError.
+
+    Checked before any work: the PDF's path (:func:`bnsym.files.output_path`), its name (safe for TeX), and
+    that ``NAME_files/`` is absent or holds only what an earlier report of that name wrote (it is replaced).
+    """
+    pdf = output_path(output, (".pdf",))
+    parent = pdf.parent
     if not re.fullmatch(r"[A-Za-z0-9._-]+", pdf.stem):
         raise UsageError(f"the report's file name may hold only letters, digits, '.', '_' and '-': {pdf.name!r}")
     folder = parent / f"{pdf.stem}_files"

@@ -26,546 +26,55 @@ symbol with no bound; a symbol without a declaration is real with the region ``[
 result lists such symbols. A bound makes the symbol's SymPy assumptions (``positive``, ``integer``),
 so a step that holds only on the domain can be proven there.
 
-Supported LaTeX (parsed here by a small recursive-descent parser, so an error names the line and
-column of the offending text): numbers (``0.5`` is read exactly as 1/2), single Latin letters and
-Greek letters as symbols, with subscripts (``x_i``, ``\sigma_{B}``, ``\mu_{\mathcal{B}}``) and primes;
-``\mathcal``/``\mathrm``/``\mathbf``/``\boldsymbol`` names and the accents ``\hat``, ``\bar``,
-``\tilde`` (``\hat{x}_i`` is the symbol ``xhat_i``); ``+ - \cdot \times * /``, implicit products,
-``^`` powers, ``!``; ``\frac``/``\dfrac``/``\tfrac``, ``\sqrt``, ``\sqrt[n]``, ``\binom``; brackets
-``( ) [ ] \{ \}`` and ``\left``/``\right``/``\big...`` sizes; ``|x|`` and ``\lvert x \rvert``;
-``\exp \log \ln \sin \cos \tan \sinh \cosh \tanh \arcsin \arccos \arctan`` (with ``^2`` and
-``\log_b``), ``\operatorname{erf}``/``erfc``, ``\Gamma(x)`` as the Gamma function, ``\pi``, ``e``
-(Euler's number, unless ``e`` is declared) and ``\infty``. Relations: ``=`` (an equality step) and
-``< > \le \ge \leq \geq \leqslant \geqslant`` (inequality steps). Stripped: ``\label``, ``\tag``,
-``\nonumber``, ``\notag``, ``&``, spacing (``\quad``, ``\,`` ...), ``\displaystyle``, trailing
-punctuation, nested ``split``/``aligned``; ``\text{...}`` (and ``\textrm``, ``\mbox``) is removed from
-the mathematics and kept as the step's note. A single letter before a bracket is a product
-(``f(x)`` reads as ``f x``); sums, integrals and other commands are an error at their position.
+How a display becomes chains (:func:`_split`): relations at bracket depth 0 split it into sides; a row
+break ``\\`` followed by a relation continues the chain (``&= b``), one followed by ``+``, ``-``, ``\cdot``
+or ``\times`` continues the side before it (unless the row's ``&`` comes after the sign: ``-c &= d``
+starts a chain), and any other row starts a new chain; a row break inside brackets continues the side.
+A row of mathematics that would belong to no chain is an error, as is text between two parts of a side
+(``a = b \quad\text{and}\quad c = d``): neither is dropped or multiplied in. Trailing punctuation is
+dropped and ``\text{...}`` before or after a side is the note of its step. The LaTeX of each side is
+read by :mod:`bnsym.texparse` (the grammar, and the ``file:line:column`` of every error, are described
+there).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import sympy as sp
 
 from . import numeric, prover
-from .errors import BnsymError, ExpressionError, UsageError
+from .errors import BnsymError, UsageError
+from .files import output_path, write_atomically
 from .params import Param
+from .texparse import (
+    ERROR_CONTEXT,
+    Parser,
+    Source,
+    SymbolFor,
+    TexInputError,
+    Token,
+    check_side,
+    parse_expression,
+    skip_space,
+    strip_comments,
+    tokenize,
+)
 from .verdict import Status, Verdict, weakest
-from .verify import Settings, _equality, _numeric_verdict, _run_numeric, _symbolic_refutation
+from .verify import Settings, equality_verdict, numeric_verdict, run_numeric, symbolic_refutation
+
+__all__ = ["DEFAULT_SPAN", "ENVIRONMENTS", "ERROR_CONTEXT", "MARK", "Chain", "Declaration", "Step", "TexDocument",
+           "TexInputError", "TexResult", "annotated_name", "check_step", "check_tex", "parse_expression", "parse_tex",
+           "read_tex", "tex_settings", "verify_tex"]
 
 DEFAULT_SPAN = 10.0  # width of the default sampling region at an end open to infinity
 ENVIRONMENTS = ("equation", "equation*", "align", "align*")
 MARK = "% bnsym-result:"
-
-GREEK = {
-    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
-    "kappa", "lambda", "mu", "nu", "xi", "rho", "varrho", "sigma", "varsigma", "tau", "upsilon", "phi", "varphi",
-    "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi",
-    "Omega", "pi",
-}
-FONTS = {"mathcal", "mathrm", "mathbf", "mathit", "mathsf", "mathbb", "boldsymbol", "bm", "mathscr", "mathfrak"}
-ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "tilde": "tilde", "widetilde": "tilde",
-           "dot": "dot", "vec": "vec", "check": "check"}
-FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "exp": sp.exp, "log": sp.log, "ln": sp.log, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "sinh": sp.sinh,
-    "cosh": sp.cosh, "tanh": sp.tanh, "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan,
-}
-OPERATORNAMES: dict[str, Callable[..., Any]] = {**FUNCTIONS, "erf": sp.erf, "erfc": sp.erfc, "sgn": sp.sign,
-                                                "sign": sp.sign}
-RELATIONS = {"=": "=", "<": "<", ">": ">", "le": "<=", "leq": "<=", "leqslant": "<=", "ge": ">=", "geq": ">=",
-             "geqslant": ">="}
-UNSUPPORTED_RELATIONS = {"ne", "neq", "approx", "sim", "simeq", "equiv", "propto", "to", "coloneqq", "mapsto",
-                         "cong", "ll", "gg", "in", "subset", "subseteq", "Rightarrow", "implies", "iff"}
-SKIPPED = {"nonumber", "notag", "displaystyle", "textstyle", "limits", "quad", "qquad", ",", ";", ":", "!", " ",
-           "left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl",
-           "Biggr", "middle"}
-NOTES = {"text", "textrm", "textnormal", "textit", "textbf", "mbox", "intertext"}
-DROPPED_WITH_ARGUMENT = {"label", "tag", "tag*"}
-NESTED = {"split", "aligned", "gathered"}
-
-
-class TexInputError(ExpressionError):
-    """A ``.tex`` file could not be read as chains of relations; the message names file:line:column."""
-
-
-# -- positions -------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Source:
-    """A file's text and a way to turn an offset into ``file:line:column`` with the line's text."""
-
-    path: str
-    text: str
-
-    def line_col(self, offset: int) -> tuple[int, int]:
-        line = self.text.count("\n", 0, offset) + 1
-        return line, offset - (self.text.rfind("\n", 0, offset) + 1) + 1
-
-    def error(self, offset: int, what: str, length: int = 1) -> TexInputError:
-        line, col = self.line_col(offset)
-        bit = self.text[offset:offset + max(length, 1)].split("\n")[0]
-        row = self.text.split("\n")[line - 1].strip()
-        near = f" at '{bit}'" if bit.strip() else ""
-        return TexInputError(f"{self.path}:{line}:{col}: {what}{near} (in: {row})")
-
-
-def _strip_comments(text: str) -> str:
-    """``text`` with every comment (an unescaped ``%`` to the end of its line) blanked, offsets kept."""
-    out = list(text)
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "%":
-            j = text.find("\n", i)
-            j = len(text) if j < 0 else j
-            out[i:j] = " " * (j - i)
-            i = j
-            continue
-        i += 1
-    return "".join(out)
-
-
-# -- tokens ----------------------------------------------------------------------------------------------
-
-@dataclass
-class Token:
-    kind: str  # num, letter, cmd, char, row, note, rel
-    text: str
-    pos: int
-    end: int
-    lead: int = -1  # where the token's text starts with the commands skipped before it (\left ...)
-
-    def __post_init__(self) -> None:
-        if self.lead < 0:
-            self.lead = self.pos
-
-
-def _brace_group(src: Source, clean: str, i: int) -> tuple[str, int]:
-    """The raw content of the brace group starting at ``clean[i] == '{'`` and the offset after it."""
-    if i >= len(clean) or clean[i] != "{":
-        raise src.error(i, "expected '{'")
-    depth, j = 0, i
-    while j < len(clean):
-        if clean[j] == "\\":
-            j += 2
-            continue
-        if clean[j] == "{":
-            depth += 1
-        elif clean[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return clean[i + 1:j], j + 1
-        j += 1
-    raise src.error(i, "unbalanced '{'")
-
-
-def _skip_space(clean: str, i: int, end: int) -> int:
-    while i < end and clean[i].isspace():
-        i += 1
-    return i
-
-
-def _tokenize(src: Source, clean: str, start: int, end: int) -> list[Token]:
-    """Tokens of ``clean[start:end]`` (a display's body) with offsets into the file."""
-    out: list[Token] = []
-    i = start
-    lead = -1  # start of skipped commands (\left, \displaystyle) just before the next token
-    while i < end:
-        if lead >= 0 and out and out[-1].lead == out[-1].pos and out[-1].pos >= lead:
-            out[-1].lead, lead = lead, -1
-        c = clean[i]
-        if c.isspace() or c in "&~":
-            i += 1
-        elif c.isdigit() or (c == "." and i + 1 < end and clean[i + 1].isdigit()):
-            m = re.compile(r"\d*\.?\d+|\d+").match(clean, i)
-            assert m is not None
-            out.append(Token("num", m.group(), i, m.end()))
-            i = m.end()
-        elif c.isalpha():
-            out.append(Token("letter", c, i, i + 1))
-            i += 1
-        elif c == "\\":
-            if i + 1 < end and clean[i + 1] == "\\":  # row break, with an optional [2pt] after it
-                out.append(Token("row", "\\\\", i, i + 2))
-                i = _skip_space(clean, i + 2, end)
-                if i < end and clean[i] == "[":
-                    close = clean.find("]", i, end)
-                    i = close + 1 if close >= 0 else i
-                continue
-            m = re.compile(r"\\([a-zA-Z]+\*?|.)").match(clean, i)
-            if m is None:
-                raise src.error(i, "a lone backslash")
-            name = m.group(1)
-            if name.endswith("*") and name != "tag*":
-                name = name[:-1]
-                j = m.end() - 1
-            else:
-                j = m.end()
-            if name in SKIPPED:
-                lead = i if lead < 0 else lead
-                i = j
-                if name in ("left", "right", "middle"):
-                    k = _skip_space(clean, i, end)
-                    if k < end and clean[k] == ".":  # \left. is an invisible delimiter
-                        i = k + 1
-            elif name in DROPPED_WITH_ARGUMENT:
-                _, i = _brace_group(src, clean, _skip_space(clean, j, end))
-            elif name in NOTES:
-                content, k = _brace_group(src, clean, _skip_space(clean, j, end))
-                out.append(Token("note", content.strip(), i, k))
-                i = k
-            elif name in ("begin", "end"):
-                env, k = _brace_group(src, clean, _skip_space(clean, j, end))
-                if env.strip() not in NESTED:
-                    raise src.error(i, f"unsupported environment {env.strip()!r} inside a display", k - i)
-                i = k
-                if name == "begin" and env.strip() == "aligned":  # \begin{aligned}[t]
-                    k = _skip_space(clean, i, end)
-                    if k < end and clean[k] == "[":
-                        i = clean.find("]", k, end) + 1 or i
-            elif name in RELATIONS:
-                out.append(Token("rel", RELATIONS[name], i, j))
-                i = j
-            elif name in UNSUPPORTED_RELATIONS:
-                raise src.error(i, f"unsupported relation \\{name} (bnsym checks =, <, >, \\le, \\ge)", j - i)
-            else:
-                out.append(Token("cmd", name, i, j))
-                i = j
-        elif c in "=<>":
-            out.append(Token("rel", c, i, i + 1))
-            i += 1
-        elif c in "{}()[]^_+-*/,.;|!'":
-            out.append(Token("char", c, i, i + 1))
-            i += 1
-        elif c == ":" and i + 1 < end and clean[i + 1] == "=":
-            raise src.error(i, "unsupported relation := (a definition; mark the display with '% bnsym: skip')", 2)
-        else:
-            raise src.error(i, f"unexpected character {c!r}")
-    return out
-
-
-# -- expressions -----------------------------------------------------------------------------------------
-
-SymbolFor = Callable[[str, str, int], sp.Symbol]  # (name, latex, offset) -> symbol
-
-
-class _Parser:
-    """Recursive descent over one side of a relation: sum -> product -> power -> primary."""
-
-    def __init__(self, src: Source, tokens: list[Token], symbol_for: SymbolFor, euler: bool = True, near: int = 0):
-        self.src, self.toks, self.i, self.symbol_for, self.euler = src, list(tokens), 0, symbol_for, euler
-        self.near = tokens[0].pos if tokens else near
-        self.abs_depth = 0
-
-    # token helpers
-    def peek(self) -> Token | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
-
-    def is_(self, kind: str, *texts: str) -> bool:
-        t = self.peek()
-        return t is not None and t.kind == kind and (not texts or t.text in texts)
-
-    def take(self) -> Token:
-        t = self.peek()
-        if t is None:
-            raise self.src.error(self.toks[-1].end if self.toks else self.near, "expression ends too early")
-        self.i += 1
-        return t
-
-    def expect(self, kind: str, text: str) -> Token:
-        t = self.peek()
-        if t is None or t.kind != kind or t.text != text:
-            where = t.pos if t is not None else (self.toks[-1].end if self.toks else 0)
-            raise self.src.error(where, f"expected {text!r}")
-        return self.take()
-
-    def fail(self, what: str) -> TexInputError:
-        t = self.peek()
-        if t is None:
-            return self.src.error(self.toks[-1].end if self.toks else 0, what)
-        return self.src.error(t.pos, what, t.end - t.pos)
-
-    # grammar
-    def parse(self) -> sp.Expr:
-        if not self.toks:
-            raise self.src.error(self.near, "empty expression")
-        e = self.sum()
-        if self.peek() is not None:
-            raise self.fail("unexpected text")
-        return e
-
-    def sum(self) -> sp.Expr:
-        sign = 1
-        while self.is_("char", "+", "-"):
-            sign = -sign if self.take().text == "-" else sign
-        e = sign * self.product()
-        while self.is_("char", "+", "-"):
-            op = self.take().text
-            e = e + self.product() if op == "+" else e - self.product()
-        return e
-
-    def starts_factor(self) -> bool:
-        t = self.peek()
-        if t is None:
-            return False
-        if t.kind in ("num", "letter"):
-            return True
-        if t.kind == "char":
-            return t.text in "([{" or (t.text == "|" and self.abs_depth == 0)
-        return t.kind == "cmd" and t.text not in ("cdot", "times", "rvert", "}")
-
-    def product(self) -> sp.Expr:
-        e = self.power()
-        while True:
-            if self.is_("cmd", "cdot", "times") or self.is_("char", "*"):
-                self.take()
-                e = e * self.signed_power()
-            elif self.is_("char", "/"):
-                self.take()
-                e = e / self.signed_power()
-            elif self.starts_factor():
-                e = e * self.power()
-            else:
-                return e
-
-    def signed_power(self) -> sp.Expr:
-        if self.is_("char", "-"):
-            self.take()
-            return -self.power()
-        return self.power()
-
-    def power(self) -> sp.Expr:
-        base = self.primary()
-        while True:
-            if self.is_("char", "^"):
-                self.take()
-                base = base ** self.argument()
-            elif self.is_("char", "!"):
-                self.take()
-                base = sp.factorial(base)
-            else:
-                return base
-
-    def argument(self) -> sp.Expr:
-        """A TeX argument: a brace group, or one token (one digit of a number)."""
-        if self.is_("char", "{"):
-            return self.group()
-        t = self.peek()
-        if t is not None and t.kind == "num" and len(t.text) > 1:  # x^23 is x^2 3
-            self.split_digit()
-        if t is not None and t.kind == "char" and t.text == "-":
-            raise self.fail("a signed exponent needs braces, ^{-1}")
-        return self.primary()
-
-    def split_digit(self) -> None:
-        """Split the number ahead into its first digit and the rest (a TeX argument is one character)."""
-        t = self.toks[self.i]
-        self.toks[self.i:self.i + 1] = [Token("num", t.text[0], t.pos, t.pos + 1),
-                                        Token("num", t.text[1:], t.pos + 1, t.end)]
-
-    def group(self) -> sp.Expr:
-        open_ = self.expect("char", "{")
-        return self.sub(self.until_close(open_, "}"), open_.pos)
-
-    def sub(self, tokens: list[Token], near: int) -> sp.Expr:
-        return _Parser(self.src, tokens, self.symbol_for, self.euler, near).parse()
-
-    def until_close(self, open_: Token, close: str) -> list[Token]:
-        """The tokens up to the bracket that closes ``open_`` (consumed)."""
-        opens = {"}": ("{",), ")": ("(",), "]": ("[",)}.get(close, ())
-        depth, start = 1, self.i
-        while self.i < len(self.toks):
-            t = self.toks[self.i]
-            if t.kind == "char" and t.text in opens:
-                depth += 1
-            elif t.kind == "char" and t.text == close:
-                depth -= 1
-                if depth == 0:
-                    self.i += 1
-                    return self.toks[start:self.i - 1]
-            self.i += 1
-        raise self.src.error(open_.pos, f"unclosed {open_.text!r}")
-
-    def bracketed(self) -> sp.Expr:
-        t = self.take()
-        close = {"(": ")", "[": "]", "{": "}"}[t.text]
-        inner = self.until_close(t, close)
-        return self.sub(inner, t.pos)
-
-    def name_part(self) -> str:
-        """Text of a subscript (or font argument) as a plain name: ``\\mathcal{B}`` -> ``B``."""
-        if self.is_("char", "{"):
-            open_ = self.take()
-            toks = self.until_close(open_, "}")
-        else:
-            if self.is_("num") and len(self.toks[self.i].text) > 1:
-                self.split_digit()
-            toks = [self.take()]
-        parts = []
-        for t in toks:
-            if t.kind == "cmd" and t.text in FONTS:
-                continue
-            if t.kind == "char" and t.text in "{}":
-                continue
-            if t.kind in ("letter", "num", "cmd") or (t.kind == "char" and t.text in "+-'"):
-                parts.append(t.text)
-            elif t.kind == "char" and t.text == ",":
-                parts.append(",")
-            else:
-                raise self.src.error(t.pos, "unsupported text in a name", t.end - t.pos)
-        if not parts:
-            raise self.fail("empty subscript")
-        return "".join(parts)
-
-    def decorate(self, name: str, latex_start: int) -> sp.Expr:
-        """Subscript and primes after a base name; returns the symbol."""
-        while self.is_("char", "'"):
-            self.take()
-            name += "'"
-        exponent = None
-        if self.is_("char", "^"):  # \sigma^2_B: the power written before the subscript
-            back = self.i
-            self.take()
-            exponent = self.argument()
-            if not self.is_("char", "_"):
-                self.i, exponent = back, None
-        if self.is_("char", "_"):
-            self.take()
-            name += "_" + self.name_part()
-            while self.is_("char", "'"):
-                self.take()
-                name += "'"
-        latex = self.src.text[latex_start:self.toks[self.i - 1].end]
-        symbol = self.symbol_for(name, latex, latex_start)
-        return symbol if exponent is None else symbol ** exponent
-
-    def primary(self) -> sp.Expr:
-        t = self.peek()
-        if t is None:
-            raise self.fail("expression ends too early")
-        if t.kind == "num":
-            self.take()
-            return sp.Rational(t.text)
-        if t.kind == "letter":
-            self.take()
-            if t.text == "e" and self.euler and not self.is_("char", "_", "'"):
-                return sp.E
-            return self.decorate(t.text, t.pos)
-        if t.kind == "char":
-            if t.text in "([{":
-                return self.bracketed()
-            if t.text == "|" and self.abs_depth == 0:
-                self.take()
-                self.abs_depth += 1
-                inner = self.sum()
-                self.abs_depth -= 1
-                self.expect("char", "|")
-                return sp.Abs(inner)
-            raise self.fail("unexpected text")
-        if t.kind == "cmd":
-            return self.command()
-        if t.kind == "rel":
-            raise self.fail("a relation where an expression was expected")
-        raise self.fail("unexpected text")
-
-    def command(self) -> sp.Expr:
-        t = self.take()
-        name = t.text
-        if name in ("frac", "dfrac", "tfrac"):
-            return self.argument() / self.argument()
-        if name == "binom":
-            return sp.binomial(self.argument(), self.argument())
-        if name == "sqrt":
-            if self.is_("char", "["):
-                open_ = self.take()
-                n = self.sub(self.until_close(open_, "]"), open_.pos)
-                return sp.root(self.argument(), n)
-            return sp.sqrt(self.argument())
-        if name == "{":
-            return self.sub(self.until_close_cmd(t, "}"), t.pos)
-        if name == "lvert":
-            inner = self.until_close_cmd(t, "rvert")
-            return sp.Abs(self.sub(inner, t.pos))
-        if name == "infty":
-            return sp.oo
-        if name == "pi" and not self.is_("char", "_"):
-            return sp.pi
-        if name == "Gamma" and (self.is_("char", "(") or self.is_("cmd", "left")):
-            return sp.gamma(self.bracketed())
-        if name in GREEK:
-            return self.decorate(name, t.pos)
-        if name in FONTS:
-            label = self.name_part()
-            if name == "mathrm" and label == "e" and self.euler and not self.is_("char", "_"):
-                return sp.E
-            return self.decorate(label, t.pos)
-        if name in ACCENTS:
-            return self.decorate(self.name_part() + ACCENTS[name], t.pos)
-        if name in FUNCTIONS or name == "operatorname":
-            if name == "operatorname":
-                op = self.name_part()
-                if op not in OPERATORNAMES:
-                    raise self.src.error(t.pos, f"unsupported function \\operatorname{{{op}}}", 12 + len(op))
-                fn = OPERATORNAMES[op]
-            else:
-                fn = FUNCTIONS[name]
-            base = None
-            power = None
-            for _ in range(2):
-                if self.is_("char", "_") and name in ("log", "operatorname") and base is None:
-                    self.take()
-                    base = self.argument()
-                elif self.is_("char", "^") and power is None:
-                    self.take()
-                    power = self.argument()
-            if self.is_("char", "(", "[", "{"):
-                arg = self.bracketed()
-            else:
-                arg = self.power()
-            value = fn(arg) if base is None else sp.log(arg, base)
-            return value if power is None else value ** power
-        raise self.src.error(t.pos, f"unsupported LaTeX command \\{name}", t.end - t.pos)
-
-    def until_close_cmd(self, open_: Token, close: str) -> list[Token]:
-        start = self.i
-        while self.i < len(self.toks):
-            t = self.toks[self.i]
-            if t.kind == "cmd" and t.text == close:
-                self.i += 1
-                return self.toks[start:self.i - 1]
-            self.i += 1
-        raise self.src.error(open_.pos, f"unclosed \\{open_.text}")
-
-
-def parse_expression(tex: str) -> sp.Expr:
-    """One LaTeX expression as SymPy, every symbol real (as an undeclared symbol of a file is).
-
-    >>> parse_expression(r"\\frac{M - 1}{M} \\sigma_{B}^2")
-    sigma_B**2*(M - 1)/M
-    """
-    src = Source("<expression>", tex)
-    made: dict[str, sp.Symbol] = {}
-
-    def symbol_for(name: str, latex: str, pos: int) -> sp.Symbol:
-        return made.setdefault(name, _default_param(name, latex).symbol)
-
-    toks = _tokenize(src, _strip_comments(tex), 0, len(tex))
-    if any(t.kind in ("rel", "row") for t in toks):
-        bad = next(t for t in toks if t.kind in ("rel", "row"))
-        raise src.error(bad.pos, "an expression, not a relation", bad.end - bad.pos)
-    return _Parser(src, toks, symbol_for).parse()
 
 
 # -- declarations ----------------------------------------------------------------------------------------
@@ -609,15 +118,15 @@ def _declaration(src: Source, offset: int, body: str, body_at: int) -> Declarati
     cut = max(split.start() - 1, 0)
     name_tex, rest = body[:cut], body[cut:]
     name_at = body_at + len(name_tex) - len(name_tex.lstrip())
-    toks = _tokenize(src, src.text, name_at, name_at + len(name_tex.strip()))
+    toks = tokenize(src, src.text, name_at, name_at + len(name_tex.strip()))
     names: list[str] = []
 
     def record(n: str, latex: str, pos: int) -> sp.Symbol:
         names.append(n)
         return sp.Symbol(n)
 
-    _Parser(src, toks, record, euler=False, near=name_at).parse()
-    if len(names) != 1 or len(toks) == 0:
+    named = Parser(src, toks, record, euler=False, near=name_at).parse()
+    if len(names) != 1 or len(toks) == 0 or named != sp.Symbol(names[0]):  # x^2 > 0 does not bound x
         raise src.error(name_at, "a declaration names one symbol", len(name_tex.strip()))
     spec: dict[str, Any] = {"lo": None, "hi": None, "lo_open": False, "hi_open": False, "integer": False,
                             "law": "uniform", "sample_lo": None, "sample_hi": None}
@@ -630,6 +139,8 @@ def _declaration(src: Source, offset: int, body: str, body_at: int) -> Declarati
         m = _BOUND.match(rest, pos)
         if m:
             op, value = m.group(1).replace("\\geq", ">=").replace("\\leq", "<="), float(m.group(2))
+            if not math.isfinite(value):
+                raise src.error(rest_at + pos, f"a bound must be a finite number, not {m.group(2)}", m.end() - pos)
             op = {"\\ge": ">=", "\\le": "<="}.get(op, op)
             if op in (">", ">="):
                 spec["lo"], spec["lo_open"] = value, op == ">"
@@ -639,7 +150,7 @@ def _declaration(src: Source, offset: int, body: str, body_at: int) -> Declarati
             continue
         word = re.compile(r"[a-z]+").match(rest, pos)
         if word and word.group() in ("in", "sample"):
-            iv = _INTERVAL.match(rest, _skip_space(rest, word.end(), len(rest)))
+            iv = _INTERVAL.match(rest, skip_space(rest, word.end(), len(rest)))
             if iv is None:
                 raise src.error(rest_at + pos, f"'{word.group()}' needs an interval such as [0, 1] or (0, oo)",
                                 len(rest) - pos)
@@ -758,51 +269,98 @@ def _displays(src: Source, clean: str) -> list[tuple[str, int, int, int, int]]:
 
 
 def _split(src: Source, toks: list[Token]) -> list[list[list[Token] | Token]]:
-    """Split a display's tokens into chains: lists alternating expression tokens and relation tokens."""
+    r"""Split a display's tokens into chains: lists alternating expression tokens and relation tokens.
+
+    A row (after ``\\``) that starts with a relation goes on with the chain; one that starts with ``+``,
+    ``-``, ``*``, ``\cdot`` or ``\times`` goes on with the side before it, unless the row's ``&`` comes after
+    that sign (``-c &= d`` starts a chain); any other row starts a new chain. A row break inside brackets
+    goes on with the side. A row of mathematics left in no chain, in a display that has chains, is an
+    error: dropping it would check ``a = b`` where ``a = b c`` was written.
+    """
     chains: list[list[list[Token] | Token]] = []
     current: list[list[Token] | Token] = []
     piece: list[Token] = []
-    depth = 0
+    opened: list[Token] = []  # brackets not closed yet: a relation inside one is not a step of the chain
     row_break = False
-    for t in toks:
+    for k, t in enumerate(toks):
         if t.kind == "char" and t.text in "([{":
-            depth += 1
+            opened.append(t)
         elif t.kind == "char" and t.text in ")]}":
-            depth -= 1
-            if depth < 0:
+            if not opened:
                 raise src.error(t.pos, f"unexpected text: an unmatched '{t.text}'")
-        if t.kind == "row" and depth == 0:
-            row_break = True
+            opened.pop()
+        depth = len(opened)
+        if t.kind == "row":  # inside brackets (\Big( ... \\ ... \Big)) the side goes on
+            row_break = row_break or depth == 0
             continue
         if t.kind == "rel" and depth == 0:  # also '&= b' on a new row: the chain goes on
             current.append(piece)
             current.append(t)
             piece, row_break = [], False
             continue
-        continues = (t.kind == "char" and t.text in "+-*") or (t.kind == "cmd" and t.text in ("cdot", "times"))
-        if row_break and t.kind != "note" and not continues:  # a row that starts with an expression: a new chain
-            current.append(piece)
-            chains.append(current)
-            current, piece = [], []
-        row_break = False
+        if row_break and t.kind != "note":  # a note ends the row before; the row's first formula decides
+            continues = (t.kind == "char" and t.text in "+-*") or (t.kind == "cmd" and t.text in ("cdot", "times"))
+            if not continues or _left_column(toks, k):  # a row that starts with an expression: a new chain
+                current.append(piece)
+                chains.append(current)
+                current, piece = [], []
+            row_break = False
         piece.append(t)
+    if opened:  # else the display's relations would vanish inside the bracket and the display be skipped
+        raise src.error(opened[0].pos, f"unclosed '{opened[0].text}'")
     current.append(piece)
     chains.append(current)
-    return [c for c in chains if len(c) > 1]  # a display with no relation is no chain
+    found = [c for c in chains if len(c) > 1]  # a display with no relation is no chain
+    for c in chains:
+        left = [t for p in c if isinstance(p, list) for t in p
+                if t.kind != "note" and not (t.kind == "char" and t.text in (",", ".", ";"))]
+        if found and len(c) == 1 and left:
+            raise src.error(left[0].pos, "a row with no relation, which would go unchecked: start a continued side with"
+                            " +, -, \\cdot or \\times, or mark the display '% bnsym: skip'", left[0].end - left[0].pos)
+    return found
+
+
+def _left_column(toks: list[Token], k: int) -> bool:
+    """Whether the sign ``toks[k]`` that starts a row stands left of the row's ``&`` (``-c &= d``), not after it."""
+    if toks[k].amp:
+        return False
+    for t in toks[k + 1:]:
+        if t.kind == "row":
+            return False
+        if t.amp:
+            return True
+    return False
 
 
 def _expression(src: Source, piece: list[Token], symbol_for: SymbolFor, euler: bool,
                 near: int) -> tuple[sp.Expr, str, str]:
-    """The SymPy expression of one side, its LaTeX text and its notes."""
-    notes = [t.text for t in piece if t.kind == "note"]
-    math_toks = [t for t in piece if t.kind != "note"]
+    r"""The SymPy expression of one side, its LaTeX text and its notes.
+
+    ``\text{...}`` before or after the side's formula, outside brackets, is the step's note; text in a
+    subscript (``x_{\text{max}}``) or a bracket is the parser's (a name, or an error). Text between two parts
+    of the formula is an error: ``a = b \quad\text{and}\quad c = d`` is two relations, not ``a = b c = d``.
+    """
+    notes: list[Token] = []
+    depth = 0
+    for k, t in enumerate(piece):
+        depth += t.kind == "char" and t.text in "([{"
+        depth -= t.kind == "char" and t.text in ")]}"
+        if t.kind == "note" and depth == 0 and not (k and piece[k - 1].kind == "char" and piece[k - 1].text in "_^"):
+            notes.append(t)
+    kept = {id(n) for n in notes}
+    math_toks = [t for t in piece if id(t) not in kept]
     while math_toks and math_toks[-1].kind == "char" and math_toks[-1].text in ",.;":
         math_toks.pop()
     if not math_toks:
         raise src.error(near, "a relation with nothing on one side")
-    expr = _Parser(src, math_toks, symbol_for, euler).parse()
+    inside = next((n for n in notes if math_toks[0].pos < n.pos < math_toks[-1].pos), None)
+    if inside is not None:
+        raise src.error(inside.pos, "text between two parts of one side (two relations side by side?): put each"
+                        " relation in its own display, or the text after the step", inside.end - inside.pos)
+    expr = Parser(src, math_toks, symbol_for, euler).parse()
+    check_side(src, expr, math_toks[0])
     tex = src.text[math_toks[0].lead:math_toks[-1].end]
-    return expr, " ".join(tex.split()), "; ".join(notes)
+    return expr, " ".join(tex.split()), "; ".join(n.text for n in notes)
 
 
 def parse_tex(text: str, path: str = "<string>") -> TexDocument:
@@ -813,7 +371,12 @@ def parse_tex(text: str, path: str = "<string>") -> TexDocument:
     [(1, '=', 1, 1)]
     """
     src = Source(path, text)
-    decls = [_declaration(src, m.start(), m.group(1), m.start(1)) for m in _DECL.finditer(text)]
+    decls = []
+    for m in _DECL.finditer(text):
+        try:
+            decls.append(_declaration(src, m.start(), m.group(1), m.start(1)))
+        except RecursionError:
+            raise src.error(m.start(), "a declaration nested too deeply to read", len(m.group())) from None
     params: dict[str, Param] = {}
     for d in decls:
         if d.param is None:
@@ -831,7 +394,7 @@ def parse_tex(text: str, path: str = "<string>") -> TexDocument:
             undeclared[name] = _default_param(name, latex)
         return undeclared[name].symbol
 
-    clean = _strip_comments(text)
+    clean = strip_comments(text)
     skip_marks = sorted(d.offset for d in decls if d.skip)
     chains: list[Chain] = []
     skipped: list[int] = []
@@ -842,20 +405,23 @@ def parse_tex(text: str, path: str = "<string>") -> TexDocument:
             last_end = close_end
             continue
         last_end = close_end
-        for raw in _split(src, _tokenize(src, clean, start, end)):
-            chain = Chain(len(chains) + 1, env, src.line_col(display_start)[0], src.line_col(close_end)[0])
-            pieces = [p for p in raw[0::2] if isinstance(p, list)]
-            rels = [r for r in raw[1::2] if isinstance(r, Token)]
-            sides = [_expression(src, p, symbol_for, euler, rels[min(k, len(rels) - 1)].pos if rels else start)
-                     for k, p in enumerate(pieces)]
-            for k, rel in enumerate(rels):
-                (a, a_tex, _), (b, b_tex, note) = sides[k], sides[k + 1]
-                piece = pieces[k + 1]
-                line, col = src.line_col(rel.pos)
-                end_line = src.line_col(max(t.end for t in piece) - 1)[0]
-                chain.steps.append(Step(k + 1, rel.text, a, b, a_tex, b_tex, line, col, end_line, note))
-            if chain.steps:
-                chains.append(chain)
+        try:
+            for raw in _split(src, tokenize(src, clean, start, end)):
+                chain = Chain(len(chains) + 1, env, src.line_col(display_start)[0], src.line_col(close_end)[0])
+                pieces = [p for p in raw[0::2] if isinstance(p, list)]
+                rels = [r for r in raw[1::2] if isinstance(r, Token)]
+                sides = [_expression(src, p, symbol_for, euler, rels[min(k, len(rels) - 1)].pos if rels else start)
+                         for k, p in enumerate(pieces)]
+                for k, rel in enumerate(rels):
+                    (a, a_tex, _), (b, b_tex, note) = sides[k], sides[k + 1]
+                    piece = pieces[k + 1]
+                    line, col = src.line_col(rel.pos)
+                    end_line = src.line_col(max(t.end for t in piece) - 1)[0]
+                    chain.steps.append(Step(k + 1, rel.text, a, b, a_tex, b_tex, line, col, end_line, note))
+                if chain.steps:
+                    chains.append(chain)
+        except RecursionError:
+            raise src.error(display_start, "a formula nested too deeply to read", len(env) + 1) from None
     if not chains:
         raise TexInputError(f"{path}: no chain of relations found (bnsym reads =, <, >, \\le, \\ge in equation,"
                             " equation*, align, align* and \\[ \\] displays"
@@ -873,12 +439,12 @@ def _inequality(step_id: str, lhs: sp.Expr, op: str, rhs: sp.Expr, params: list[
     if proof is not None and proof.decided is True:
         return Verdict(step_id, Status.PROVEN, f"sympy:{proof.strategy}", "sign follows from the assumptions",
                        {"strategy": proof.strategy}, time.perf_counter() - started)
-    res = _run_numeric(numeric.check_inequality, (lhs, op, rhs, params, settings.points, settings.dps,
+    res = run_numeric(numeric.check_inequality, (lhs, op, rhs, params, settings.points, settings.dps,
                                                   settings.seed), settings)
     if proof is not None and proof.decided is False:
-        return _symbolic_refutation(step_id, proof, res, "claim", started, "the difference is a number of the wrong "
+        return symbolic_refutation(step_id, proof, res, "claim", started, "the difference is a number of the wrong "
                                     "sign")
-    return _numeric_verdict(step_id, res, "claim", proof, started)
+    return numeric_verdict(step_id, res, "claim", proof, started)
 
 
 def check_step(step: Step, step_id: str, doc: TexDocument, settings: Settings) -> Verdict:
@@ -888,9 +454,12 @@ def check_step(step: Step, step_id: str, doc: TexDocument, settings: Settings) -
     syms = (step.lhs.free_symbols | step.rhs.free_symbols)
     params = sorted((by_symbol[s] for s in syms), key=lambda p: p.name)
     if step.op == "=":
-        v = _equality(step_id, step.lhs, step.rhs, params, "claim", settings)
+        v = equality_verdict(step_id, step.lhs, step.rhs, params, "claim", settings)
     else:
         v = _inequality(step_id, step.lhs, step.op, step.rhs, params, settings)
+    cx = v.evidence.get("counterexample")
+    if cx:  # an integer symbol's value as an integer (M=380, not M=380.0)
+        v.evidence["counterexample"] = {k: (known[k].text(val) if k in known else val) for k, val in cx.items()}
     v.evidence.update({
         "justification": step.note or f"step {step.number}, line {step.line}", "line": step.line,
         "column": step.column, "relation": step.op, "lhs_tex": step.lhs_tex, "rhs_tex": step.rhs_tex,
@@ -965,19 +534,22 @@ def _mark_text(v: Verdict) -> str:
     cx = ev.get("counterexample")
     if cx and not v.status.holds:
         point = ", ".join(f"{k}={val}" for k, val in cx.items() if k not in ("lhs", "rhs", "residual"))
-        text += f"; at {point}: lhs {cx.get('lhs')}, rhs {cx.get('rhs')}"
+        text += (f"; at {point}:" if point else ";") + f" lhs {cx.get('lhs')}, rhs {cx.get('rhs')}"
     return " ".join(text.split())
 
 
 def _annotate(doc: TexDocument, verdicts: list[Verdict], out_path: str) -> str:
-    """Write the file with a ``% bnsym-result:`` line after each step's row, atomically (temp file + rename)."""
-    lines = doc.source.text.splitlines(keepends=True)
+    """Write the file with a ``% bnsym-result:`` line after each step's row, whole or not at all
+    (:func:`bnsym.files.write_atomically`)."""
+    lines = doc.source.text.split("\n")  # as Source counts lines (splitlines also breaks at \f, \x1c, \u2028 ...)
+    lines = [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
     after: dict[int, list[str]] = {}
     for chain, v in zip(doc.chains, verdicts):
         for step, link in zip(chain.steps, v.links):
             after.setdefault(step.end_line, []).append(
                 f"{MARK} chain {chain.number} step {step.number} {link.status.value}: {_mark_text(link)}")
-        after.setdefault(chain.end_line, []).append(f"{MARK} chain {chain.number} {v.status.value}: {v.summary}")
+        after.setdefault(chain.end_line, []).append(
+            f"{MARK} chain {chain.number} {v.status.value}: {' '.join(v.summary.split())}")
     out: list[str] = []
     for n, line in enumerate(lines, 1):
         if line.lstrip().startswith(MARK):
@@ -988,19 +560,7 @@ def _annotate(doc: TexDocument, verdicts: list[Verdict], out_path: str) -> str:
                 out[-1] = line + "\n"
             indent = line[:len(line) - len(line.lstrip())]
             out.extend(f"{indent}{m}\n" for m in after[n])
-    target = Path(out_path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write("".join(out))
-            os.replace(tmp, target)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as exc:
-        raise UsageError(f"cannot write the annotated copy {out_path}: {exc.strerror or exc}") from None
-    return str(target)
+    return str(write_atomically(out_path, "".join(out)))
 
 
 def annotated_name(path: str) -> str:
@@ -1009,32 +569,33 @@ def annotated_name(path: str) -> str:
     return str(p.with_name((p.stem if p.suffix == ".tex" else p.name) + ".bnsym.tex"))
 
 
-def verify_tex(path: str, budget: float = prover.DEFAULT_BUDGET, points: int = numeric.DEFAULT_POINTS,
-               dps: int = numeric.DEFAULT_DPS, annotate_to: str | None = None, *, annotate: bool = True,
-               seed: int = 0, symbolic: bool = True) -> TexResult:
-    """Check every chain of ``path``; write the annotated copy (``annotate_to`` or NAME.bnsym.tex).
+def read_tex(path: str, annotate_to: str | None = None, *, annotate: bool = True) -> tuple[TexDocument, str | None]:
+    """Read and parse ``path`` and check where its annotated copy goes, before any step is checked.
 
-    Raises :class:`~bnsym.errors.UsageError` for bad arguments or an unreadable file and
-    :class:`TexInputError` (a UsageError) for unparsable input, naming file:line:column.
+    Returns the document and the annotated copy's path (None without ``annotate``). Raises
+    :class:`~bnsym.errors.UsageError` for an unreadable file or an unwritable copy and
+    :class:`TexInputError` (a UsageError) for unparsable input, naming file:line:column; nothing is
+    written either way.
     """
-    if not (budget > 0):
-        raise UsageError(f"budget must be positive, not {budget!r}")
-    if points < 1:
-        raise UsageError(f"points must be at least 1, not {points!r}")
-    if dps < numeric.MIN_DPS:
-        raise UsageError(f"dps must be at least {numeric.MIN_DPS}, not {dps!r}")
-    started = time.perf_counter()
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark would hide a first-line declaration
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    out = annotate_to or annotated_name(path)
-    if annotate and Path(out).resolve() == Path(path).resolve():
-        raise UsageError(f"the annotated copy {out} would overwrite the input; name another file")
-    doc = parse_tex(text, path)
-    settings = Settings(budget=budget, points=points, dps=dps, seed=seed, symbolic=symbolic)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    out = None
+    if annotate:
+        out = annotate_to or annotated_name(path)
+        if Path(out).resolve() == Path(path).resolve():
+            raise UsageError(f"the annotated copy {out} would overwrite the input; name another file")
+        output_path(out, what="the annotated copy")
+    return parse_tex(text, path), out
+
+
+def check_tex(doc: TexDocument, annotate_to: str | None, settings: Settings) -> TexResult:
+    """Check every chain of a parsed document; write the annotated copy to ``annotate_to`` (when given)."""
+    started = time.perf_counter()
+    path = doc.source.path
     stem = Path(path).stem
     verdicts = []
     for chain in doc.chains:
@@ -1047,8 +608,38 @@ def verify_tex(path: str, budget: float = prover.DEFAULT_BUDGET, points: int = n
         verdicts.append(Verdict(cid, weakest([v.status for v in links]), "chain", summary,
                                 {"line": chain.line, "environment": chain.env, "steps": len(links)},
                                 time.perf_counter() - t0, "claim", links))
-    written = _annotate(doc, verdicts, out) if annotate else None
+    written = _annotate(doc, verdicts, annotate_to) if annotate_to is not None else None
     return TexResult(path, verdicts, doc, written, time.perf_counter() - started)
+
+
+def tex_settings(budget: float = prover.DEFAULT_BUDGET, points: int = numeric.DEFAULT_POINTS,
+                 dps: int = numeric.DEFAULT_DPS, seed: int = 0, symbolic: bool = True) -> Settings:
+    """The checking settings, validated (a UsageError names the bad one)."""
+    if not (budget > 0 and math.isfinite(budget)):
+        raise UsageError(f"budget must be a finite positive number of seconds, not {budget!r}")
+    if points < 1:
+        raise UsageError(f"points must be at least 1, not {points!r}")
+    if dps < numeric.MIN_DPS:
+        raise UsageError(f"dps must be at least {numeric.MIN_DPS}, not {dps!r}")
+    return Settings(budget=budget, points=points, dps=dps, seed=seed, symbolic=symbolic)
+
+
+def verify_tex(path: str, budget: float = prover.DEFAULT_BUDGET, points: int = numeric.DEFAULT_POINTS,
+               dps: int = numeric.DEFAULT_DPS, annotate_to: str | None = None, *, annotate: bool = True,
+               seed: int = 0, symbolic: bool = True) -> TexResult:
+    """Check every chain of ``path``; write the annotated copy (``annotate_to`` or NAME.bnsym.tex).
+
+    Everything is validated before the first step is checked, and the annotated copy is written only
+    when every step was checked (whatever their verdicts): a bad argument, an unreadable file, an
+    unparsable one or an unwritable copy raises :class:`~bnsym.errors.UsageError` (a
+    :class:`TexInputError` for unparsable input, naming file:line:column) and writes nothing.
+    """
+    started = time.perf_counter()
+    settings = tex_settings(budget, points, dps, seed, symbolic)
+    doc, out = read_tex(path, annotate_to, annotate=annotate)
+    result = check_tex(doc, out, settings)
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:

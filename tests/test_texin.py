@@ -15,7 +15,7 @@ import pytest
 import sympy as sp
 
 from bnsym.errors import UsageError
-from bnsym.texin import MARK, TexInputError, parse_expression, parse_tex, verify_tex
+from bnsym.texin import MARK, TexInputError, parse_expression, parse_tex, read_tex, verify_tex
 from bnsym.verdict import Status
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,3 +219,148 @@ def test_texin_imports_neither_torch_nor_hypothesis() -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT.parent, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+# -- review findings: each input was once read silently wrong (or crashed); now read right or refused ------------
+
+def _steps(text: str) -> list[list[tuple[sp.Expr, str, sp.Expr]]]:
+    return [[(s.lhs, s.op, s.rhs) for s in c.steps] for c in parse_tex(text, "f.tex").chains]
+
+
+def _refused(text: str, where: str, what: str) -> None:
+    with pytest.raises(TexInputError) as info:
+        parse_tex(text, "f.tex")
+    msg = str(info.value)
+    assert msg.startswith("f.tex" + where) and what in msg, msg
+
+
+def test_a_decimal_after_a_superscript_is_an_error_not_a_crash(capsys: pytest.CaptureFixture[str],
+                                                               tmp_path: Path) -> None:
+    # x^.5 crashed with SymPy's TypeError (a traceback from bnsym verify); x^0.5 read as x^0 times .5
+    _refused("\\[ x^.5 = 1 \\]\n", ":1:6:", "one character")
+    _refused("\\[ x^0.5 = 1 \\]\n", ":1:6:", "put a decimal number in braces")
+    _refused("% bnsym: x_.5 > 0\n\\[ x = x \\]\n", ":1:12:", "one character")
+    from bnsym.cli import main
+
+    assert main(["verify", _write(tmp_path, "\\[ x^.5 = 1 \\]\n"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bnsym: error: ") and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["doc.tex"]
+
+
+@pytest.mark.parametrize("tex, column", [("1\\,000", 1), ("x + 2 3", 5), ("2 \\cdot 3 4", 9)])
+def test_numbers_side_by_side_are_refused(tex: str, column: int) -> None:
+    # 1\,000 was read as 1 * 000 = 0 and 2 3 as 6; TeX typesets them as 1000 and 23
+    with pytest.raises(TexInputError, match=f"^<expression>:1:{column}: two numbers side by side"):
+        parse_expression(tex)
+    x = sp.Symbol("x", real=True)
+    assert parse_expression("x^23 + 2 x 3") == 3 * x**2 + 6 * x  # x^2 3 (a split argument) and 2 x 3 still read
+
+
+def test_an_odd_root_of_a_negative_number_is_real(tmp_path: Path) -> None:
+    # \sqrt[3]{-8} was SymPy's principal root 1 + sqrt(3) i, so \sqrt[3]{-8} = -2 was REFUTED
+    assert parse_expression("\\sqrt[3]{-8}") == -2
+    x = sp.Symbol("x", real=True)
+    assert parse_expression("\\sqrt[3]{x^3}").subs(x, -2) == -2
+    assert parse_expression("\\sqrt[4]{16}") == 2 and parse_expression("\\sqrt[n]{8}") == sp.root(8, sp.Symbol(
+        "n", real=True))
+    result = verify_tex(_write(tmp_path, "\\[ \\sqrt[3]{-8} = -2 \\]\n"), annotate=False)
+    assert result.verdicts[0].status is Status.PROVEN
+
+
+@pytest.mark.parametrize("tex, column, what", [
+    ("\\sin^{-1} x", 5, "^{-1} on a function is ambiguous"),  # was 1/sin(x); often it means arcsin
+    ("\\frac{d}{dx} x^2", 1, "a derivative d/dx"),  # was (d / (d x)) x^2 = x
+    ("\\frac{\\mathrm{d}^2 y}{\\mathrm{d}t^2}", 1, "a derivative d/dx"),
+    ("x^2^3", 4, "a double superscript"),  # was (x^2)^3; TeX refuses it
+    ("\\cos 2x", 1, "have two readings"),  # was cos(2) x, so \cos 2x = 1 - 2 \sin^2 x was refuted
+    ("(a \\text{ for } b)", 4, "text inside a formula"),
+])
+def test_ambiguous_notation_is_refused(tex: str, column: int, what: str) -> None:
+    with pytest.raises(TexInputError, match=f"^<expression>:1:{column}: ") as info:
+        parse_expression(tex)
+    assert what in str(info.value)
+
+
+def test_what_resembles_refused_notation_still_reads() -> None:
+    d, x, n = (sp.Symbol(s, real=True) for s in ("d", "x", "d_1"))
+    assert parse_expression("\\frac{d}{d + 1}") == d / (d + 1)
+    assert parse_expression("\\frac{d_1}{d x}") == n / (d * x)
+    assert parse_expression("\\sin^2 x + \\sin(x)^{-1}") == sp.sin(x) ** 2 + 1 / sp.sin(x)
+    assert parse_expression("\\cos(2x) + \\log 2 \\cdot x + \\sin x \\cos x") == sp.cos(2 * x) + sp.log(2) * x + sp.sin(
+        x) * sp.cos(x)
+    assert parse_expression("{x^2}^3") == x ** 6
+
+
+def test_text_in_a_subscript_is_part_of_the_name() -> None:
+    # the note was taken out before parsing: a_\text{1} b read as the symbol a_b, x_{\text{max}} failed
+    assert _steps("\\[ a_\\text{1} b = x_{\\text{max}} \\]\n") == [
+        [(sp.Symbol("a_1", real=True) * sp.Symbol("b", real=True), "=", sp.Symbol("x_max", real=True))]]
+
+
+def test_text_a_quad_or_an_ampersand_between_two_formulas_is_refused() -> None:
+    # a = b \quad\text{and}\quad c = d and the align row a &= b & c &= d were the chain a = b c = d
+    _refused("\\[ a = b \\quad\\text{and}\\quad c = d \\]\n", ":1:15:", "text between two parts of one side")
+    _refused("\\[ a = b \\qquad c = d \\]\n", ":1:17:", "a \\quad between two factors")
+    _refused("\\begin{align}\n a &= b & c &= d\n\\end{align}\n", ":2:11:", "an alignment '&' between two factors")
+    doc = parse_tex("\\[ a = 2\\,b \\qquad \\text{by (3)} \\]\n", "f.tex")  # a note after the side stays a note
+    assert doc.chains[0].steps[0].note == "by (3)"
+
+
+def test_rows_of_an_align_start_chains_where_they_should() -> None:
+    a, b, c, d = (sp.Symbol(s, real=True) for s in "abcd")
+    # a row opened by a note and a formula was glued to the row before: a = b c = d
+    assert _steps("\\begin{align}\n a &= b \\\\\n \\text{hence } c &= d\n\\end{align}\n") == [
+        [(a, "=", b)], [(c, "=", d)]]
+    # a row whose left side starts with a minus sign went on with the side before: a = b - c = d
+    assert _steps("\\begin{align}\n a &= b \\\\\n -c &= d \\\\\n &- a\n\\end{align}\n") == [
+        [(a, "=", b)], [(-c, "=", d - a)]]
+    # the spacing idiom '={}& b \\ &{}+ c' was an error ("empty expression"); with the rule above, '&{}+ c'
+    # would have been a row of its own
+    assert _steps("\\begin{align}\n a ={}& b \\\\\n &{}+ c\n\\end{align}\n") == [[(a, "=", b + c)]]
+    # a row break inside brackets (\Big( ... \\ ... \Big)) continues the side; it was an error
+    assert _steps("\\begin{align*}\n a &= \\Big(b \\\\\n &\\qquad + c\\Big)\n\\end{align*}\n") == [
+        [(a, "=", b + c)]]
+
+
+@pytest.mark.parametrize("body, where", [
+    ("a &= b \\\\\n & c", ":3:4:"),  # was dropped: the step a = b was checked where a = b c was written
+    ("x + y \\\\\n a &= b", ":2:1:"),
+])
+def test_a_row_with_no_relation_in_a_chain_display_is_refused(body: str, where: str) -> None:
+    _refused(f"\\begin{{align}}\n{body}\n\\end{{align}}\n", where, "a row with no relation")
+
+
+def test_a_declaration_names_a_symbol_not_a_formula() -> None:
+    # '% bnsym: x^2 > 0' declared x > 0
+    _refused("% bnsym: x^2 > 0\n\\[ x = x \\]\n", ":1:10:", "a declaration names one symbol")
+    assert parse_tex("% bnsym: x' > 0\n\\[ x' = x' \\]\n").params["x'"].lo == 0
+
+
+@pytest.mark.parametrize("separator", ["\x0c", "\u2028", "\x1c", "\x85"])
+def test_marks_follow_their_rows_whatever_other_line_separators_the_file_holds(tmp_path: Path,
+                                                                               separator: str) -> None:
+    # the copy was split with str.splitlines, which also breaks at these: every mark landed one line early
+    path = _write(tmp_path, f"% a page{separator}break\n\\[ 1 < 1 \\]\ntext\n\\[ a = a \\]\n")
+    result = verify_tex(path)
+    lines = Path(result.annotated_path or "").read_text(encoding="utf-8").split("\n")
+    assert lines[0] == f"% a page{separator}break" and lines[1] == "\\[ 1 < 1 \\]"
+    assert lines[2].startswith(f"{MARK} chain 1 step 1 REFUTED: 1 < 1") and lines[4] == "text"
+    assert "at :" not in lines[2]  # a step without symbols has no point to show
+    assert lines[5] == "\\[ a = a \\]" and lines[6].startswith(f"{MARK} chain 2 step 1 PROVEN")
+
+
+def test_a_byte_order_mark_does_not_hide_a_first_line_declaration(tmp_path: Path) -> None:
+    path = tmp_path / "bom.tex"
+    path.write_bytes("\ufeff% bnsym: x > 0\n\\[ |x| = x \\]\n".encode())
+    doc, _ = read_tex(str(path), annotate=False)
+    assert doc.params["x"].lo == 0 and not doc.undeclared
+
+
+def test_the_parser_module_does_not_import_the_checker() -> None:
+    """Imports go one way: texin (files, domains, checking) uses texparse (LaTeX to SymPy), never back."""
+    import ast
+
+    tree = ast.parse((ROOT / "bnsym" / "texparse.py").read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported <= {"__future__", "dataclasses", "typing", "errors"}, imported

@@ -460,3 +460,15 @@ def test_order_fit_with_the_first_neglected_term() -> None:
     three = OrderFit(xs, remainders, se, [1 / x for x in xs], 2, 1e-3, terms=3)
     assert not two.passed  # precise enough to see the neglected term: the two-term fit rejects
     assert three.passed and three.dof == 2
+
+
+def test_a_nan_never_passes_a_numeric_check() -> None:
+    """A nan residual compares as neither above nor below a tolerance: it must count as not evaluable."""
+    from bnsym import numeric
+
+    x = Param("x", lo=1, hi=2)
+    nan = sp.nan * x.symbol
+    assert numeric.check_equal(nan, x.symbol, [x], 4).decided is None
+    assert numeric.check_inequality(nan, "<", x.symbol, [x], 4).decided is None
+    assert numeric.check_asymptotic(nan, x.symbol, x, 1, [x], 2).decided is None
+    assert numeric.check_equal(x.symbol + 1, 1 + x.symbol, [x], 4).decided is True

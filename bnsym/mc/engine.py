@@ -99,6 +99,7 @@ class RunOptions:
     tests_in_suite: int = 1  # for the Bonferroni split of alpha
     progress: Callable[[str], None] | None = None
     cache: dict[Any, Any] = field(default_factory=dict, compare=False)  # simulations shared by checks of a run
+    reuse_only: bool = False  # test on the units already in the cache, simulate nothing more (mutant audits)
 
 
 @dataclass
@@ -186,18 +187,37 @@ def tested_parts(claim: ProcessClaim, pts: list[dict[str, Any]], claimed: list[f
     """
     if claim.var is None or claim.flow is not None:
         return claimed, "value"
-    var = claim.var.symbol
-    limit = sp.limit(claim.value, var, sp.oo)
-    if not limit.is_finite:
-        return claimed, "value"
-    part = sp.simplify(claim.value - limit)
-    if part == 0:
+    part = _decaying_part_within_budget(claim.value, claim.var.symbol)
+    if part is None or part == 0:
         return claimed, "value"
     symbols = sorted(part.free_symbols, key=lambda s: s.name)
     fn = compile_mpmath(part, symbols)
     with mpmath.workdps(30):
         values = [float(fn(*[mpmath.mpf(p[s.name]) for s in symbols])) for p in pts]
     return values, "value - limit"
+
+
+_DECAYING: dict[tuple[sp.Expr, sp.Symbol], sp.Expr | None] = {}
+
+
+def _decaying_part(value: sp.Expr, var: sp.Symbol) -> sp.Expr | None:
+    """``value - lim value`` as ``var -> oo``, or None when the limit is not finite."""
+    limit = sp.limit(value, var, sp.oo)
+    return sp.simplify(value - limit) if limit.is_finite else None
+
+
+def _decaying_part_within_budget(value: sp.Expr, var: sp.Symbol) -> sp.Expr | None:
+    """:func:`_decaying_part` under the prover's budget per strategy (a limit or a simplification can run for
+    hours); when the budget is spent the resolution refers to the whole value, and the verdict says so
+    (``resolution_of``); the test itself does not depend on it. Cached per (value, var)."""
+    key = (value, var)
+    if key not in _DECAYING:
+        from ..budget import run_with_budget
+        from ..prover import DEFAULT_BUDGET
+
+        got = run_with_budget(_decaying_part, value, var, seconds=DEFAULT_BUDGET)
+        _DECAYING[key] = got.value if got.ok else None
+    return _DECAYING[key]
 
 
 def _resolution_scale(tested: float) -> float:
@@ -277,6 +297,10 @@ class _GroupRun:
 def _simulate(check: MonteCarloCheck, runs: list[_GroupRun], options: RunOptions, z: float, claim: ProcessClaim,
               alpha_test: float) -> None:
     """Pilot every group, then top up until the target resolution (or ``max_units``, or ``--samples``)."""
+    if options.reuse_only:
+        for g in runs:
+            g.run_to(0)  # the estimates of the units already drawn
+        return
     for g in runs:
         g.pilot()
     if options.samples is not None:

@@ -21,14 +21,17 @@ chi-square exceeds the critical value with that probability.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import mpmath
 
 
+@functools.lru_cache(maxsize=4096)
 def normal_quantile(p: float) -> float:
-    """``Phi^-1(p)`` for the standard normal law."""
+    """``Phi^-1(p)`` for the standard normal law (cached: a run asks for a few levels many times)."""
     if not 0.0 < p < 1.0:
         raise ValueError(f"probability must lie in (0, 1), not {p}")
     with mpmath.workdps(30):
@@ -63,9 +66,11 @@ POWER = 0.9  # detection probability at which resolution is stated
 T_EXACT_UNITS = 100_000  # above this many units the t law is the normal law to 4 digits at these levels
 
 
+@functools.lru_cache(maxsize=4096)
 def student_t_quantile(p: float, dof: int) -> float:
     """``t`` with ``P(T_dof <= t) = p`` (p > 1/2): the threshold of a test whose standard error is
-    estimated from ``dof + 1`` units. Falls back to the normal quantile for very many units."""
+    estimated from ``dof + 1`` units. Falls back to the normal quantile for very many units.
+    Cached: a run asks for the same few (level, units) pairs at every point and every mutant."""
     z = normal_quantile(p)
     if dof >= T_EXACT_UNITS:
         return z
@@ -81,7 +86,7 @@ def student_t_quantile(p: float, dof: int) -> float:
         lo, hi = mpmath.mpf(z), mpmath.mpf(max(2 * z, 1.0))
         while upper(hi) > tail:
             hi *= 2
-        for _ in range(100):
+        for _ in range(64):  # 2^-64 of the bracket: below the float64 spacing of the result
             mid = (lo + hi) / 2
             if upper(mid) > tail:
                 lo = mid
@@ -220,3 +225,41 @@ def _wls(basis: list[list[float]], y: list[float], w: list[float]) -> list[float
                     a[i, j] += mpmath.mpf(wi) * b[i] * b[j]
         c = mpmath.lu_solve(a, r)
         return [float(c[i]) for i in range(n)]
+
+
+def binomial_sf(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p): the regularized incomplete beta I_p(k, n - k + 1)."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    with mpmath.workdps(30):
+        return float(mpmath.betainc(k, n - k + 1, 0, p, regularized=True))
+
+
+def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) two-sided interval for a binomial fraction after ``k`` successes in ``n``
+    trials: each end leaves ``(1 - confidence) / 2`` on its side."""
+    tail = (1 - confidence) / 2
+    lo = 0.0 if k == 0 else _bisect(lambda p: binomial_sf(k, n, p) - tail)  # P(X >= k; lo) = tail
+    hi = 1.0 if k >= n else _bisect(lambda p: tail - (1 - binomial_sf(k + 1, n, p)))  # P(X <= k; hi) = tail
+    return lo, hi
+
+
+def clopper_pearson_upper(k: int, n: int, confidence: float = 0.95) -> float:
+    """The exact one-sided upper bound: the p with P(X <= k; n, p) = 1 - confidence (1 when k = n)."""
+    if k >= n:
+        return 1.0
+    return _bisect(lambda p: (1 - confidence) - (1 - binomial_sf(k + 1, n, p)))
+
+
+def _bisect(f: Any, steps: int = 60) -> float:
+    """The root in (0, 1) of an increasing function ``f`` (negative at 0, positive at 1), by bisection."""
+    lo, hi = 0.0, 1.0
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        if f(mid) < 0:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2

@@ -39,10 +39,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import mpmath
 import torch
 
 from bnsym.mc.engine import MonteCarloCheck
+from bnsym.mc.stats import clopper_pearson_upper
 from bnsym.sim.resnet import censoring, divergence_threshold, init_network, relative_loss, synthetic_data
 from derivations.bjorck2018 import depth as B
 
@@ -107,22 +107,6 @@ def simulate(points: list[dict[str, Any]], n: int, gen: torch.Generator, device:
     return torch.stack(out)
 
 
-def clopper_pearson_upper(k: int, n: int, confidence: float = CONFIDENCE) -> float:
-    """The exact one-sided upper confidence bound on a binomial fraction after k successes in n trials: the p with
-    P(X <= k; n, p) = 1 - confidence (1 when k = n)."""
-    if k >= n:
-        return 1.0
-    with mpmath.workdps(30):
-        lo, hi = mpmath.mpf(k) / n, mpmath.mpf(1)
-        for _ in range(100):
-            mid = (lo + hi) / 2
-            if mpmath.betainc(n - k, k + 1, 0, 1 - mid, regularized=True) > 1 - confidence:
-                lo = mid
-            else:
-                hi = mid
-        return float(hi)
-
-
 def _depth(row: dict[str, Any]) -> str:
     return f"L={row['L']}" + (f" (vs L={row['L0']})" if "L0" in row else "")
 
@@ -150,7 +134,7 @@ def censoring_digest(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for r in rows:
         k = int(round(r["estimate"] * r["samples"]))
         counts[_depth(r)] = {"censored": k, "instances": r["samples"],
-                             "upper_95": clopper_pearson_upper(k, r["samples"])}
+                             "upper_95": clopper_pearson_upper(k, r["samples"], CONFIDENCE)}
     out: dict[str, Any] = {"counts": counts, "confidence": CONFIDENCE}
     if rows:
         out["summary"] = "censored " + "; ".join(f"{d}: {c['censored']}/{c['instances']} (fraction <="

@@ -1,0 +1,267 @@
+"""``bnsym audit power | calibration | docs``: the command line of the audits (see :mod:`bnsym.audit`).
+
+Exit codes: ``0`` the audit found nothing wrong; ``1`` a check missed a 10% error it claims to
+resolve (power), or the false alarms exceed the stated rate (calibration); ``2`` usage error;
+``3`` some claim's audit stayed undecided.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import UsageError
+
+DEFAULT_SEEDS = 20
+DOC = Path("docs") / "audit.md"
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return v
+
+
+def _mc_options(p: argparse.ArgumentParser, probability: Callable[[str], float], alpha: float) -> None:
+    p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    p.add_argument("--resolution", type=probability, default=0.04, metavar="R",
+                   help="target relative resolution of each Monte Carlo test, as `bnsym check` (default 0.04)")
+    p.add_argument("--alpha", type=probability, default=alpha, metavar="A",
+                   help=f"suite-wide false-alarm rate of each run (default {alpha:g})")
+
+
+def add_parser(sub: Any, targets_and_output: Callable[..., None], probability: Callable[[str], float]) -> None:
+    a = sub.add_parser("audit", help="audit the checks: mutant power, false-alarm calibration, docs/audit.md",
+                       description=(
+                           "Audit the checks themselves. `power`: mutate every closed form (a scale error 1 +- delta,"
+                           " a constant off by 10%, a flipped sign, an exponent off by one, two symbols swapped, a"
+                           " term dropped) and run the same checks on each mutant. `calibration`: rerun the Monte"
+                           " Carlo suite over many seeds and compare its false alarms with the stated rate. `docs`:"
+                           " both, written up as docs/audit.md."),
+                       epilog="Exit codes: 0 nothing wrong found, 1 a check misses an error it claims to resolve or"
+                              " false alarms exceed the stated rate, 2 usage error, 3 an audit stayed undecided.")
+    asub = a.add_subparsers(dest="audit", metavar="AUDIT", parser_class=type(a))
+
+    pw = asub.add_parser("power", help="which mutants of each closed form its checks catch", description=(
+        "For every claim with a Monte Carlo or numeric check: run the check, then each mutant of its closed form"
+        " through the same check (Monte Carlo mutants on the very units simulated for the claim). Per claim:"
+        " mutants caught, the smallest scale error caught beside the resolution the check states, and whether a"
+        " 10% error is caught (or why not)."))
+    targets_and_output(pw)
+    _mc_options(pw, probability, 0.01)
+    pw.add_argument("--only", choices=("monte-carlo", "numeric"), help="audit one kind of check only")
+    pw.add_argument("--per-kind", type=_count, default=3, metavar="K",
+                    help="structural mutants of each kind per claim (default 3)")
+    pw.add_argument("--points", type=_count, default=8, metavar="N",
+                    help="random points of each numeric check of a mutant (default 8)")
+    pw.add_argument("--markdown", metavar="FILE.md", help="also write the results as a Markdown table")
+
+    cb = asub.add_parser("calibration", help="false alarms over many seeds vs the stated rate", description=(
+        "Rerun every statistical Monte Carlo check once per seed and count false alarms (a claim believed true"
+        " refuted) suite-wide and per test, against the stated rate, with exact binomial intervals and p-values."
+        " The default rate 0.2 is larger than `bnsym check`'s 0.01 so that twenty seeds can tell a rate kept"
+        " from one exceeded."))
+    targets_and_output(cb)
+    _mc_options(cb, probability, 0.2)
+    cb.add_argument("--seeds", type=_count, default=DEFAULT_SEEDS, metavar="N",
+                    help=f"number of runs, seeds SEED .. SEED+N-1 (default {DEFAULT_SEEDS})")
+    cb.add_argument("--markdown", metavar="FILE.md", help="also write the results as a Markdown table")
+
+    dc = asub.add_parser("docs", help="write docs/audit.md from both audits", description=(
+        "Write the audit document: the power audit of every built-in claim and the calibration over the seeds,"
+        " with the command line, machine and versions. Runs both audits, or reads their --json output."))
+    dc.add_argument("-o", "--output", default=str(DOC), metavar="FILE.md", help=f"the document (default {DOC})")
+    dc.add_argument("--power-json", metavar="FILE", help="read the power audit from `bnsym audit power --json`")
+    dc.add_argument("--calibration-json", metavar="FILE",
+                    help="read the calibration from `bnsym audit calibration --json`")
+    _mc_options(dc, probability, 0.01)
+    dc.add_argument("--seeds", type=_count, default=DEFAULT_SEEDS, metavar="N",
+                    help=f"runs of the calibration (default {DEFAULT_SEEDS})")
+    dc.add_argument("--calibration-alpha", type=probability, default=0.2, metavar="A",
+                    help="suite-wide rate of each calibration run (default 0.2)")
+    dc.add_argument("--calibration-resolution", type=probability, metavar="R",
+                    help="resolution of the calibration runs (default: --resolution)")
+    dc.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _say(quiet: bool) -> Callable[[str], None]:
+    def say(msg: str) -> None:
+        if not quiet:
+            print(msg, file=sys.stderr, flush=True)
+    return say
+
+
+def _plan(targets: list[str]) -> tuple[Any, list[str], Any]:
+    from ..mc.engine import SuitePlan
+    from ..registry import load
+
+    catalog, ids = load(targets, with_checks=True)
+    plan = SuitePlan()
+    for entry, claims in catalog.select(ids):
+        for cid, _claim, role in claims:
+            for chk in catalog.checks.get(cid, []):
+                plan.items.append((chk, entry.theorem, cid, role))
+    return catalog, ids, plan
+
+
+def _markdown_target(path: str | None) -> Path | None:
+    from ..files import output_path
+
+    return None if path is None else output_path(path, (".md",), "the Markdown file")
+
+
+def run_power(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
+    from ..claims import ProcessClaim
+    from ..mc.device import resolve_device
+    from ..mc.engine import RunOptions
+    from ..verify import Settings
+    from .power import audit_monte_carlo, audit_numeric
+
+    device = resolve_device(args.device)
+    catalog, ids, plan = _plan(args.targets)
+    only = getattr(args, "only", None)
+    results = []
+    started = time.perf_counter()
+    if only != "numeric":
+        options = RunOptions(seed=args.seed, device=device, alpha=args.alpha, resolution=args.resolution,
+                             tests_in_suite=plan.tests, progress=None)
+        for i, (chk, theorem, cid, role) in enumerate(plan.items, 1):
+            r = _guarded(cid, chk.claim, role, audit_monte_carlo, chk, theorem, cid, role, options, args.per_kind)
+            results.append(r)
+            say(f"[mc {i}/{len(plan.items)}] {cid}: {_line(r)} ({r.seconds:.1f} s)")
+    if only != "monte-carlo":
+        settings = Settings(points=getattr(args, "points", 8), seed=args.seed, numeric_budget=30.0)
+        symbolic = [(e.theorem, cid, c, role) for e, claims in catalog.select(ids) for cid, c, role in claims
+                    if not isinstance(c, ProcessClaim)]
+        for i, (theorem, cid, c, role) in enumerate(symbolic, 1):
+            r = _guarded(cid, c, role, audit_numeric, theorem, c, cid, role, settings, args.per_kind)
+            results.append(r)
+            say(f"[numeric {i}/{len(symbolic)}] {cid}: {_line(r)} ({r.seconds:.1f} s)")
+    if not results:
+        raise UsageError("nothing to audit among the selected claims")
+    return {"command": "audit power", "seed": args.seed, "device": str(device), "alpha": args.alpha,
+            "resolution": args.resolution, "per_kind": args.per_kind,
+            "seconds": round(time.perf_counter() - started, 1),
+            "claims": [r.to_json() for r in results]}
+
+
+def _guarded(cid: str, claim: Any, role: str, audit: Callable[..., Any], *args: Any) -> Any:
+    """``audit(*args)``, the audit of one claim; a failure of the audit machinery is that claim's UNDECIDED row,
+    not the end of the run."""
+    from ..errors import BnsymError
+    from .power import ClaimPower
+
+    try:
+        return audit(*args)
+    except BnsymError:
+        raise
+    except Exception as exc:
+        return ClaimPower(cid, claim.kind, "audit", role, "UNDECIDED", None,
+                          reason=f"the audit failed to run: {type(exc).__name__}: {exc}")
+
+
+def _line(r: Any) -> str:
+    if not r.mutants:
+        return r.reason or r.original
+    ten = {True: "10% caught", False: "10% NOT caught", None: "10% untestable"}[r.catches_ten_percent]
+    small = f", smallest caught {r.smallest_caught:g}" if r.smallest_caught is not None else ""
+    return f"{r.caught}/{r.tried} caught ({r.equivalent} equivalent), {ten}{small}"
+
+
+def power_exit(result: dict[str, Any]) -> int:
+    from .power import DEFECT
+
+    claims = result["claims"]
+    if any(c["reason"].startswith(DEFECT) for c in claims):
+        return 1
+    if any(c["original"] == "UNDECIDED" for c in claims):
+        return 3
+    return 0
+
+
+def run_calibration(args: argparse.Namespace, say: Callable[[str], None], alpha: float | None = None,
+                    resolution: float | None = None) -> dict[str, Any]:
+    from ..mc.device import resolve_device
+    from ..mc.engine import RunOptions
+    from .calibration import calibrate
+
+    device = resolve_device(args.device)
+    _, _, plan = _plan(args.targets)
+    if not plan.items:
+        raise UsageError("no Monte Carlo checks among the selected claims")
+    options = RunOptions(seed=args.seed, device=device, alpha=alpha if alpha is not None else args.alpha,
+                         resolution=resolution if resolution is not None else args.resolution)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    result = calibrate(plan, seeds, options, say)
+    return {"command": "audit calibration", "device": str(device), **result.to_json()}
+
+
+def calibration_exit(result: dict[str, Any]) -> int:
+    suite = result["suite"]
+    return 0 if suite["kept"] and suite["kept_per_test"] else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import markdown
+
+    if args.audit is None:
+        raise UsageError("say which audit: `bnsym audit power`, `bnsym audit calibration` or `bnsym audit docs`")
+    say = _say(getattr(args, "quiet", False))
+    if args.audit == "docs":
+        return _docs(args, say)
+    md = _markdown_target(args.markdown)
+    if args.audit == "power":
+        result = run_power(args, say)
+        code = power_exit(result)
+        text = markdown.power(result)
+    else:
+        result = run_calibration(args, say)
+        code = calibration_exit(result)
+        text = markdown.calibration(result)
+    result["exit_code"] = code
+    if md is not None:
+        from ..files import write_atomically
+
+        write_atomically(md, text)
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print(text)
+    return code
+
+
+def _read_json(path: str, command: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise UsageError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path!r} is not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("command") != command:
+        raise UsageError(f"{path!r} is not the --json output of `bnsym {command}`")
+    return data
+
+
+def _docs(args: argparse.Namespace, say: Callable[[str], None]) -> int:
+    from ..files import write_atomically
+    from . import markdown
+
+    out = _markdown_target(args.output)
+    assert out is not None
+    args.targets, args.per_kind, args.points, args.only = [], 3, 8, None
+    power = (_read_json(args.power_json, "audit power") if args.power_json else run_power(args, say))
+    calib = (_read_json(args.calibration_json, "audit calibration") if args.calibration_json else
+             run_calibration(args, say, args.calibration_alpha, args.calibration_resolution))
+    text = markdown.document(power, calib, " ".join(["bnsym", "audit", "docs"] + sys.argv[3:]))
+    write_atomically(out, text)
+    print(f"wrote {out}")
+    return max(power_exit(power), calibration_exit(calib))
