@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     _targets_and_output(v)
     v.add_argument("--budget", type=_positive_float, default=10.0, metavar="S",
                    help="seconds per symbolic strategy (default 10)")
+    v.add_argument("--numeric-budget", type=_positive_float, default=60.0, metavar="S",
+                   help="seconds for the numeric check of one claim or link (default 60)")
+    v.add_argument("--claim-budget", type=_positive_float, metavar="S",
+                   help="seconds for one claim in all, however many links and strategies (default: no cap;"
+                        " each part keeps its own budget); what is left when it is spent is UNDECIDED")
     v.add_argument("--points", type=_positive_int, default=24, metavar="N",
                    help="random points for the numeric fallback (default 24)")
     v.add_argument("--dps", type=_digits, default=50, metavar="D",
@@ -343,7 +348,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     say = _progress(not args.quiet)
     catalog, ids = load(args.targets)
     selection = catalog.select(ids)
-    settings = Settings(budget=args.budget, points=args.points, dps=args.dps, seed=args.seed)
+    settings = Settings(budget=args.budget, points=args.points, dps=args.dps, seed=args.seed,
+                        numeric_budget=args.numeric_budget, claim_budget=args.claim_budget)
     total = sum(1 for _, claims in selection for _, c, _ in claims if not isinstance(c, ProcessClaim))
     if total == 0:
         named = " ".join(args.targets)
@@ -744,6 +750,7 @@ def _one_line(text: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, as reports record it
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

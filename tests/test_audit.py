@@ -162,14 +162,86 @@ def _calibrate(claim: ProcessClaim, seeds: int) -> C.Calibration:
 
 def test_calibration_keeps_the_rate_of_a_true_claim(one_torch_thread) -> None:
     cal = _calibrate(MEAN, 20)
-    suite = cal.suite()
-    assert cal.tests == 2 and suite["tests_run"] == 40
+    suite = C.summarize(cal.to_json())
+    assert cal.tests == 2 and suite["tests_run"] == 40 and suite["runs_decided"] == 20
     assert suite["kept"] and suite["kept_per_test"], suite  # can fail with probability about LEVEL; seeds fixed
 
 
 def test_calibration_fails_for_a_false_claim(one_torch_thread) -> None:
     cal = _calibrate(FALSE, 20)
-    assert cal.runs_with_alarm == 20 and not cal.suite()["kept"]
+    suite = C.summarize(cal.to_json())
+    assert suite["runs_with_false_alarm"] == 20 and not suite["kept"]
+
+
+def test_a_calibration_where_nothing_decided_is_not_kept_silently(one_torch_thread) -> None:
+    def broken(points, n, gen, device):
+        raise RuntimeError("out of memory")
+
+    check = MonteCarloCheck(claim=MEAN, simulate=broken, points=POINTS, process="broken", pilot_units=400,
+                            max_units=400, min_chunk=400, unit_size="none")
+    cal = C.calibrate(SuitePlan([(check, THEOREM, "t", "claim")]), list(range(3)), RunOptions(alpha=0.2, samples=400))
+    result = {"command": "audit calibration", "device": "cpu", **cal.to_json()}
+    suite = C.summarize(result)
+    assert suite["runs_decided"] == 0 and suite["tests_run"] == 0 and suite["runs_undecided"] == 3
+    from bnsym.audit.cli import calibration_exit
+
+    assert calibration_exit(result) == 3
+
+
+ASYMPTOTIC_M = Param("M", lo=4, integer=True, sample_hi=64, law="log")
+DECAY = ProcessClaim(title="E[x] = mu (1 - 1/M) + O(M^-2)", quantity="mean of x ~ N(mu (1 - 1/M), 1)",
+                     value=MU.symbol * (1 - 1 / ASYMPTOTIC_M.symbol), var=ASYMPTOTIC_M, order=2)
+DECAY_THEOREM = Theorem("asymptotic audit test", Source("tests"), params=(MU, ASYMPTOTIC_M), claims=(DECAY,))
+
+
+def _decaying(points, n, gen, device):
+    out = []
+    for p in points:
+        z = torch.randn(n, 1, generator=gen, dtype=torch.float64, device=device)
+        out.append(p["mu"] - p["mu"] / p["M"] + 0.05 * z)
+    return torch.stack(out)
+
+
+def test_an_asymptotic_claim_is_mutated_in_the_coefficient_it_asserts(one_torch_thread) -> None:
+    check = MonteCarloCheck(claim=DECAY, simulate=_decaying, points=[{"mu": 1.0, "M": m} for m in (4, 8, 16, 32)],
+                            process="decaying", pilot_units=4000, max_units=4000, min_chunk=4000, unit_size="none")
+    r = P.audit_monte_carlo(check, DECAY_THEOREM, "t.decay", "claim", RunOptions(seed=1), per_kind=1)
+    ladder = [m for m in r.mutants if m.kind == "scale"]
+    assert ladder and all(m.change.startswith("value - limit") for m in ladder)
+    for m in ladder:  # the deviation of the tested part (value - limit) is exactly the ladder's delta
+        assert math.isclose(m.deviation, abs(m.delta), rel_tol=1e-9)
+    assert any(m.kind == "limit" and m.caught for m in r.mutants)  # an error in the limit is caught too
+    # the coefficient is resolved to about 11% here (stderr 0.05/sqrt(4000) against a decaying part of 1/M):
+    # the ladder catches 20% both ways, 10% not both, and the claim is listed for its resolution, not a defect
+    assert r.claimed_resolution is not None and 0.05 < r.claimed_resolution < 0.2
+    assert r.smallest_caught == 0.2 and r.catches_ten_percent is False
+    assert "resolves" in r.reason and not r.reason.startswith(P.DEFECT)
+
+
+ZERO_BOUND = ProcessClaim(title="E[-x] < 0", quantity="mean of -x", value=0, op="<")
+
+
+def test_a_zero_bound_reports_its_absolute_slack_not_a_defect(one_torch_thread) -> None:
+    def negative(points, n, gen, device):
+        return -_normal(points, n, gen, device)
+
+    check = MonteCarloCheck(claim=ZERO_BOUND, simulate=negative, points=POINTS, process="negative",
+                            pilot_units=4000, max_units=4000, min_chunk=4000, unit_size="none")
+    r = P.audit_monte_carlo(check, THEOREM, "t.zero", "claim", RunOptions(seed=1), per_kind=1)
+    assert r.slack is not None and r.slack > 1  # E[-x] is -1.5 and -2.5 at the points: absolute slack
+    assert "slack" in r.reason and not r.reason.startswith(P.DEFECT)
+
+
+def test_equivalence_is_relative_even_for_small_values() -> None:
+    dom = {MU.symbol: MU, S.symbol: S}
+    tiny = sp.exp(-60 * MU.symbol) * S.symbol
+    assert not equivalent(tiny, 2 * tiny, dom)
+
+
+def test_markdown_cells_escape_emphasis_and_pipes() -> None:
+    from bnsym.audit.markdown import _cell
+
+    assert _cell("x**2 | sigma_B `a`") == "x\\*\\*2 \\| sigma\\_B \\`a\\`"
 
 
 def test_cli_audit_needs_a_subcommand(capsys: pytest.CaptureFixture[str]) -> None:

@@ -54,7 +54,7 @@ class CheckCalibration:
 
 @dataclass
 class Calibration:
-    """The whole audit: per check, and suite-wide, with the comparison against the stated rate."""
+    """The whole audit: per check, per run, and suite-wide (see :func:`summarize`)."""
 
     seeds: list[int]
     alpha: float
@@ -62,40 +62,52 @@ class Calibration:
     samples: int | None
     tests: int  # statistical tests per run
     checks: list[CheckCalibration]
-    runs_with_alarm: int
+    runs: list[dict[str, Any]]  # per seed: the false alarms and the checks left undecided
     skipped: list[tuple[str, str]]  # (claim id, why it is not rerun)
     seconds: float
 
-    @property
-    def expected_tests_failed(self) -> float:
-        return self.alpha * len(self.seeds)
-
-    @property
-    def failed_tests(self) -> int:
-        return sum(c.failed_tests for c in self.checks if c.role != "printed")
-
-    def suite(self) -> dict[str, Any]:
-        n, k = len(self.seeds), self.runs_with_alarm
-        lo, hi = clopper_pearson(k, n)
-        p = binomial_sf(k, n, self.alpha)
-        tests_total = self.tests * n
-        kt = self.failed_tests
-        per_test = self.alpha / max(1, self.tests)
-        lo_t, hi_t = clopper_pearson(kt, tests_total) if tests_total else (0.0, 1.0)
-        p_t = binomial_sf(kt, tests_total, per_test) if tests_total else 1.0
-        return {
-            "runs": n, "runs_with_false_alarm": k, "observed_rate": k / n if n else None, "stated_rate": self.alpha,
-            "interval": [lo, hi], "p_value": p, "kept": p >= LEVEL,
-            "tests_run": tests_total, "tests_failed": kt, "stated_rate_per_test": per_test,
-            "observed_rate_per_test": kt / tests_total if tests_total else None, "interval_per_test": [lo_t, hi_t],
-            "p_value_per_test": p_t, "kept_per_test": p_t >= LEVEL, "level": LEVEL,
-        }
-
     def to_json(self) -> dict[str, Any]:
-        return {"seeds": self.seeds, "alpha": self.alpha, "resolution": self.resolution, "samples": self.samples,
-                "tests_per_run": self.tests, "seconds": round(self.seconds, 1), "suite": self.suite(),
-                "checks": [c.to_json() for c in self.checks],
-                "not_rerun": [{"id": i, "why": w} for i, w in self.skipped]}
+        out = {"seeds": self.seeds, "alpha": self.alpha, "resolution": self.resolution, "samples": self.samples,
+               "tests_per_run": self.tests, "seconds": round(self.seconds, 1), "runs": self.runs,
+               "checks": [c.to_json() for c in self.checks],
+               "not_rerun": [{"id": i, "why": w} for i, w in self.skipped]}
+        out["suite"] = summarize(out)
+        return out
+
+
+def summarize(result: dict[str, Any]) -> dict[str, Any]:
+    """The comparison with the stated rate, from a calibration's per-run and per-check records.
+
+    Only runs (and tests) that decided count: a run in which some check was ERROR or UNDECIDED is left out
+    of the suite-wide count and reported apart, and a check's tests count in the runs where it decided.
+    Suite-wide, Bonferroni bounds the chance of a false alarm in a run by alpha, and the runs are independent:
+    the count of runs with one is at most Binomial(decided runs, alpha), a sound test. Per test the count is
+    compared with Binomial(tests, alpha/tests per run); tests of one run share simulated units by design
+    (common random numbers), so that p-value is approximate. "Kept" means not significantly exceeded at
+    ``LEVEL``: with few runs it cannot show a small excess, and the Clopper-Pearson upper bound says how large a
+    rate the runs still allow.
+    """
+    alpha = result["alpha"]
+    runs = result["runs"]
+    decided = [r for r in runs if not r["undecided"]]
+    n, k = len(decided), sum(1 for r in decided if r["false_alarms"])
+    lo, hi = clopper_pearson(k, n) if n else (0.0, 1.0)
+    p = binomial_sf(k, n, alpha) if n else 1.0
+    tests_per_run = result["tests_per_run"]
+    per_test = alpha / max(1, tests_per_run)
+    believed = [c for c in result["checks"] if c["role"] != "printed"]
+    tests_total = sum(c["tests"] * (c["statuses"].get("CONSISTENT", 0) + c["statuses"].get("REFUTED", 0))
+                      for c in believed)
+    kt = sum(c["failed_tests"] for c in believed)
+    lo_t, hi_t = clopper_pearson(kt, tests_total) if tests_total else (0.0, 1.0)
+    p_t = binomial_sf(kt, tests_total, per_test) if tests_total else 1.0
+    return {
+        "runs": len(runs), "runs_decided": n, "runs_undecided": len(runs) - n, "runs_with_false_alarm": k,
+        "observed_rate": k / n if n else None, "stated_rate": alpha, "interval": [lo, hi], "p_value": p,
+        "kept": p >= LEVEL, "tests_run": tests_total, "tests_failed": kt, "stated_rate_per_test": per_test,
+        "observed_rate_per_test": kt / tests_total if tests_total else None, "interval_per_test": [lo_t, hi_t],
+        "p_value_per_test": p_t, "kept_per_test": p_t >= LEVEL, "level": LEVEL, "confidence": INTERVAL,
+    }
 
 
 def calibrate(plan: Any, seeds: list[int], options: Any, say: Callable[[str], None] | None = None) -> Calibration:
@@ -115,24 +127,31 @@ def calibrate(plan: Any, seeds: list[int], options: Any, say: Callable[[str], No
             kept.items.append(item)
     tests = kept.tests
     rows = [CheckCalibration(cid, role, count_tests(chk)) for chk, _, cid, role in kept.items]
-    alarmed_runs = 0
+    runs: list[dict[str, Any]] = []
     for n, seed in enumerate(seeds, 1):
         run_opts = dataclasses.replace(options, seed=seed, tests_in_suite=tests, cache={})
-        alarmed = False
+        record: dict[str, Any] = {"seed": seed, "false_alarms": [], "undecided": []}
         t0 = time.perf_counter()
         for row, (chk, theorem, cid, role) in zip(rows, kept.items):
             v = run_check(chk, theorem, cid, run_opts, role)
             row.statuses[v.status.value] = row.statuses.get(v.status.value, 0) + 1
             row.seconds += v.seconds
-            row.failed_tests += _failed_tests(v.evidence)
-            if v.status == Status.REFUTED and role != "printed":
-                alarmed = True
-        alarmed_runs += alarmed
+            if role == "printed":
+                continue
+            row.failed_tests += _failed_tests(v.evidence) if v.status in (Status.CONSISTENT, Status.REFUTED) else 0
+            if v.status == Status.REFUTED:
+                record["false_alarms"].append(cid)
+            elif v.status != Status.CONSISTENT:
+                record["undecided"].append(f"{cid}: {v.status.value}")
+        record["seconds"] = round(time.perf_counter() - t0, 1)
+        runs.append(record)
         if say:
-            say(f"seed {seed} ({n}/{len(seeds)}): {'a false alarm' if alarmed else 'no false alarm'}"
-                f" ({time.perf_counter() - t0:.0f} s)")
+            what = (f"false alarm(s): {', '.join(record['false_alarms'])}" if record["false_alarms"]
+                    else "no false alarm") + (f"; undecided: {'; '.join(record['undecided'])}"
+                                              if record["undecided"] else "")
+            say(f"seed {seed} ({n}/{len(seeds)}): {what} ({record['seconds']:.0f} s)")
     return Calibration(list(seeds), options.alpha, None if options.samples else options.resolution, options.samples,
-                       tests, rows, alarmed_runs, skipped, time.perf_counter() - started)
+                       tests, rows, runs, skipped, time.perf_counter() - started)
 
 
 def _failed_tests(evidence: dict[str, Any]) -> int:

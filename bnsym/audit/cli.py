@@ -30,6 +30,15 @@ def _count(text: str) -> int:
     return v
 
 
+def _units(text: str) -> int:
+    from ..cli import MIN_UNITS
+
+    v = _count(text)
+    if v < MIN_UNITS:
+        raise argparse.ArgumentTypeError(f"at least {MIN_UNITS} units are needed for a standard error: {text!r}")
+    return v
+
+
 def _mc_options(p: argparse.ArgumentParser, probability: Callable[[str], float], alpha: float) -> None:
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
@@ -74,13 +83,17 @@ def add_parser(sub: Any, targets_and_output: Callable[..., None], probability: C
     _mc_options(cb, probability, 0.2)
     cb.add_argument("--seeds", type=_count, default=DEFAULT_SEEDS, metavar="N",
                     help=f"number of runs, seeds SEED .. SEED+N-1 (default {DEFAULT_SEEDS})")
+    cb.add_argument("--samples", type=_units, metavar="N",
+                    help="fixed units per point in every run, in place of --resolution (a cheaper calibration:"
+                         " the tests at N units)")
     cb.add_argument("--markdown", metavar="FILE.md", help="also write the results as a Markdown table")
 
     dc = asub.add_parser("docs", help="write docs/audit.md from both audits", description=(
         "Write the audit document: the power audit of every built-in claim and the calibration over the seeds,"
         " with the command line, machine and versions. Runs both audits, or reads their --json output."))
     dc.add_argument("-o", "--output", default=str(DOC), metavar="FILE.md", help=f"the document (default {DOC})")
-    dc.add_argument("--power-json", metavar="FILE", help="read the power audit from `bnsym audit power --json`")
+    dc.add_argument("--power-json", metavar="FILE", action="append",
+                    help="read the power audit from `bnsym audit power --json` (repeat to join several runs)")
     dc.add_argument("--calibration-json", metavar="FILE",
                     help="read the calibration from `bnsym audit calibration --json`")
     _mc_options(dc, probability, 0.01)
@@ -90,7 +103,25 @@ def add_parser(sub: Any, targets_and_output: Callable[..., None], probability: C
                     help="suite-wide rate of each calibration run (default 0.2)")
     dc.add_argument("--calibration-resolution", type=probability, metavar="R",
                     help="resolution of the calibration runs (default: --resolution)")
+    dc.add_argument("--calibration-samples", type=_units, metavar="N",
+                    help="fixed units per point in the calibration runs, in place of a resolution")
     dc.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def environment() -> dict[str, Any]:
+    """What a run's numbers depend on: versions, machine, date (recorded in each audit's JSON)."""
+    import os
+    import platform
+
+    import mpmath
+    import sympy
+    import torch
+
+    from .. import __version__
+
+    return {"bnsym": __version__, "python": platform.python_version(), "sympy": sympy.__version__,
+            "mpmath": mpmath.__version__, "torch": torch.__version__, "machine": platform.machine(),
+            "cpus": os.cpu_count() or 1, "date": time.strftime("%Y-%m-%d")}
 
 
 def _say(quiet: bool) -> Callable[[str], None]:
@@ -148,8 +179,8 @@ def run_power(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str,
             say(f"[numeric {i}/{len(symbolic)}] {cid}: {_line(r)} ({r.seconds:.1f} s)")
     if not results:
         raise UsageError("nothing to audit among the selected claims")
-    return {"command": "audit power", "seed": args.seed, "device": str(device), "alpha": args.alpha,
-            "resolution": args.resolution, "per_kind": args.per_kind,
+    return {"command": "audit power", "environment": environment(), "seed": args.seed, "device": str(device),
+            "alpha": args.alpha, "resolution": args.resolution, "per_kind": args.per_kind,
             "seconds": round(time.perf_counter() - started, 1),
             "claims": [r.to_json() for r in results]}
 
@@ -178,18 +209,21 @@ def _line(r: Any) -> str:
 
 
 def power_exit(result: dict[str, Any]) -> int:
+    """1 when a check missed a 10% error it claims to resolve, or refutes a claim believed true; 3 when a claim's
+    own check did not hold it (so its mutants could not be judged) or its audit stayed undecided; else 0."""
     from .power import DEFECT
 
-    claims = result["claims"]
-    if any(c["reason"].startswith(DEFECT) for c in claims):
+    claims = [c for c in result["claims"] if c["role"] != "printed"]
+    if any(c["reason"].startswith(DEFECT) or c["original"] == "REFUTED" for c in claims):
         return 1
-    if any(c["original"] == "UNDECIDED" for c in claims):
+    if any(c["original"] not in ("CONSISTENT", "MEASURED", "NUMERIC", "") for c in claims):
         return 3
     return 0
 
 
 def run_calibration(args: argparse.Namespace, say: Callable[[str], None], alpha: float | None = None,
-                    resolution: float | None = None) -> dict[str, Any]:
+                    resolution: float | None = None, samples: int | None = None) -> dict[str, Any]:
+    from ..claims import Measurement
     from ..mc.device import resolve_device
     from ..mc.engine import RunOptions
     from .calibration import calibrate
@@ -199,15 +233,25 @@ def run_calibration(args: argparse.Namespace, say: Callable[[str], None], alpha:
     if not plan.items:
         raise UsageError("no Monte Carlo checks among the selected claims")
     options = RunOptions(seed=args.seed, device=device, alpha=alpha if alpha is not None else args.alpha,
-                         resolution=resolution if resolution is not None else args.resolution)
+                         resolution=resolution if resolution is not None else args.resolution,
+                         samples=samples if samples is not None else getattr(args, "samples", None))
+    if not any(not isinstance(chk.claim, Measurement) and not chk.claim.every for chk, _, _, _ in plan.items):
+        raise UsageError("nothing to calibrate: the selected checks are measurements or bounds on every instance,"
+                         " which have no statistical threshold")
     seeds = list(range(args.seed, args.seed + args.seeds))
     result = calibrate(plan, seeds, options, say)
-    return {"command": "audit calibration", "device": str(device), **result.to_json()}
+    return {"command": "audit calibration", "environment": environment(), "device": str(device), **result.to_json()}
 
 
 def calibration_exit(result: dict[str, Any]) -> int:
-    suite = result["suite"]
-    return 0 if suite["kept"] and suite["kept_per_test"] else 1
+    """1 when the false alarms exceed the stated rate; 3 when some run did not decide a check (ERROR or
+    UNDECIDED: the runs that decided carry the count); else 0."""
+    from .calibration import summarize
+
+    suite = summarize(result)
+    if not (suite["kept"] and suite["kept_per_test"]):
+        return 1
+    return 3 if suite["runs_undecided"] else 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -239,16 +283,32 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
+REQUIRED = {"audit power": ("claims", "seed", "device", "alpha", "resolution", "per_kind", "seconds"),
+            "audit calibration": ("checks", "seeds", "alpha", "tests_per_run", "seconds", "device")}
+
+
 def _read_json(path: str, command: str) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text())
     except OSError as exc:
         raise UsageError(f"cannot read {path!r}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path!r} is not JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("command") != command:
         raise UsageError(f"{path!r} is not the --json output of `bnsym {command}`")
+    missing = [k for k in REQUIRED[command] if k not in data]
+    if missing:
+        raise UsageError(f"{path!r} lacks {', '.join(missing)}: not a complete `bnsym {command} --json` output")
     return data
+
+
+def _join_power(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several power audits (e.g. one per paper) as one: their claims in order, their seconds added."""
+    joined = dict(parts[0])
+    joined["claims"] = [c for p in parts for c in p["claims"]]
+    joined["seconds"] = sum(p["seconds"] for p in parts)
+    joined["runs"] = [{k: v for k, v in p.items() if k != "claims"} for p in parts]
+    return joined
 
 
 def _docs(args: argparse.Namespace, say: Callable[[str], None]) -> int:
@@ -258,10 +318,13 @@ def _docs(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     out = _markdown_target(args.output)
     assert out is not None
     args.targets, args.per_kind, args.points, args.only = [], 3, 8, None
-    power = (_read_json(args.power_json, "audit power") if args.power_json else run_power(args, say))
+    power = (_join_power([_read_json(p, "audit power") for p in args.power_json]) if args.power_json
+             else run_power(args, say))
     calib = (_read_json(args.calibration_json, "audit calibration") if args.calibration_json else
-             run_calibration(args, say, args.calibration_alpha, args.calibration_resolution))
-    text = markdown.document(power, calib, " ".join(["bnsym", "audit", "docs"] + sys.argv[3:]))
+             run_calibration(args, say, args.calibration_alpha, args.calibration_resolution,
+                             args.calibration_samples))
+    text = markdown.document(power, calib, " ".join(["bnsym"] + list(getattr(args, "argv", ["audit", "docs"]))))
     write_atomically(out, text)
     print(f"wrote {out}")
-    return max(power_exit(power), calibration_exit(calib))
+    codes = {power_exit(power), calibration_exit(calib)}
+    return 1 if 1 in codes else max(codes)

@@ -32,7 +32,7 @@ from ..params import Param
 SCALES = (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)  # relative errors of the scale ladder
 TEN_PERCENT = sp.Rational(1, 10)  # the error the issue's criterion names: every check must catch it
 PER_KIND = 3  # structural mutants of each kind (the first ones in the expression's own order)
-EQUIVALENCE_POINTS = 6  # random domain points at which a mutant is compared with the original
+EQUIVALENCE_POINTS = 12  # random domain points at which a mutant is compared with the original
 EQUIVALENCE_DPS = 30
 EQUIVALENCE_TOLERANCE = mpmath.mpf(10) ** -20  # relative; far above 30-digit round-off, far below any slip
 
@@ -130,20 +130,25 @@ def structural_mutants(expr: sp.Expr, per_kind: int = PER_KIND, delta: sp.Ration
     return [m for kind in found.values() for m in kind]
 
 
+def distinct(original: sp.Expr, candidates: Iterable[Mutant]) -> list[Mutant]:
+    """The candidates with duplicates and forms identical to the original dropped, in order."""
+    out: list[Mutant] = []
+    seen = {original}
+    for m in candidates:
+        if m.expr in seen:
+            continue
+        seen.add(m.expr)
+        out.append(m)
+    return out
+
+
 def mutants(expr: sp.Expr, scales: Iterable[float] = SCALES, per_kind: int = PER_KIND) -> list[Mutant]:
     """The scale ladder, then the structural mutants; duplicates and unchanged forms dropped.
 
     Mutants are rebuilt unevaluated: rebuilding a ``Max`` or a ``Piecewise`` with evaluation on asks SymPy
     to compare its symbolic arguments, which can take minutes; evaluated or not, the mutant is the same
     function, and the check evaluates it numerically."""
-    out: list[Mutant] = []
-    seen = {expr}
-    for m in scale_mutants(expr, scales) + structural_mutants(expr, per_kind):
-        if m.expr in seen:
-            continue
-        seen.add(m.expr)
-        out.append(m)
-    return out
+    return distinct(expr, scale_mutants(expr, scales) + structural_mutants(expr, per_kind))
 
 
 def equivalent(original: sp.Expr, mutant: sp.Expr, domain: dict[sp.Symbol, Param], seed: int = 0,
@@ -170,6 +175,6 @@ def equivalent(original: sp.Expr, mutant: sp.Expr, domain: dict[sp.Symbol, Param
             if not (mpmath.isfinite(a) and mpmath.isfinite(b)):
                 continue
             compared += 1
-            if abs(a - b) > EQUIVALENCE_TOLERANCE * max(abs(a), abs(b), 1):
+            if abs(a - b) > EQUIVALENCE_TOLERANCE * max(abs(a), abs(b)):  # relative, however small the values
                 return False
     return compared > 0

@@ -43,11 +43,12 @@ from ..claims import (
 )
 from ..params import Param, params_of
 from ..verdict import Status, Verdict
-from .mutants import SCALES, TEN_PERCENT, Mutant, equivalent, mutants
+from .mutants import SCALES, TEN_PERCENT, Mutant, distinct, equivalent, mutants, scale_mutants, structural_mutants
 
 NUMERIC_SCALES = (0.1, 0.01, 1e-4, 1e-8)  # a 50-digit check resolves far below these; the ladder shows it
 TEN = float(TEN_PERCENT)
 NOT_EVALUABLE = "NOT EVALUABLE"
+NOTHING_TESTABLE = "no 10% scale mutant could be tested (every one equivalent or not evaluable)"
 DEFECT = "a 10% error escaped"  # the reason that marks a defect of a check (exit code 1)
 
 
@@ -80,6 +81,7 @@ class ClaimPower:
     smallest_caught: float | None = None  # the smallest scale error caught, both signs (or tightening, for a bound)
     catches_ten_percent: bool | None = None
     slack: float | None = None  # a bound's smallest relative margin at the check points
+    instance_fraction: float | None = None  # a bound on every instance: the fraction of breaking instances caught
     reason: str = ""  # why a 10% error is not caught (and what would change that), or why nothing was run
     mutants: list[MutantResult] = field(default_factory=list)
     seconds: float = 0.0
@@ -164,10 +166,15 @@ def audit_monte_carlo(check: Any, theorem: Theorem, claim_id: str, role: str, op
     sign = 1.0 if claim.op == "<" else -1.0
     reuse = dataclasses.replace(options, reuse_only=True, progress=None)
     domain = _domain(theorem, claim)
-    for m in mutants(claim.value, scales, per_kind):
+    if claim.every:  # its stated resolution is a fraction of instances, not a relative error
+        out.instance_fraction, out.claimed_resolution = out.claimed_resolution, None
+    elif one_sided:
+        out.claimed_resolution = _one_sided_resolution(v0)
+    for m in _monte_carlo_mutants(claim, scales, per_kind):
         mclaim = _replace_value(claim, m.expr)
-        if mclaim is None or _same_function(claim.value, m.expr, domain, options.seed):
-            out.mutants.append(MutantResult(m.kind, m.change, m.delta, None, None, "EQUIVALENT", False))
+        if mclaim is None:
+            out.mutants.append(MutantResult(m.kind, m.change, m.delta, None, None, f"{NOT_EVALUABLE}: not a claim",
+                                            False))
             continue
         try:
             vm = run_check(dataclasses.replace(check, claim=mclaim), theorem, claim_id, reuse, role)
@@ -177,7 +184,12 @@ def audit_monte_carlo(check: Any, theorem: Theorem, claim_id: str, role: str, op
             continue
         dev = [abs(a - b) / (abs(t) if t else 1.0) for a, b, t in zip(values, base, tested)]
         tight = [sign * (b - a) / (abs(b) if b else 1.0) for a, b in zip(values, base)] if one_sided else None
-        out.mutants.append(MutantResult(m.kind, m.change, m.delta, _finite_max(dev),
+        largest = _finite_max(dev)
+        # the same function on the domain *and* at every check point: no check could tell it apart
+        if (largest is None or largest <= SAME_AT_POINTS) and _same_function(claim.value, m.expr, domain, options.seed):
+            out.mutants.append(MutantResult(m.kind, m.change, m.delta, largest, None, "EQUIVALENT", False))
+            continue
+        out.mutants.append(MutantResult(m.kind, m.change, m.delta, largest,
                                         _finite_max(tight) if tight is not None else None, vm.status.value,
                                         vm.status == Status.REFUTED))
     if one_sided:
@@ -190,6 +202,37 @@ def audit_monte_carlo(check: Any, theorem: Theorem, claim_id: str, role: str, op
         say(f"  {claim_id}: {out.caught}/{out.tried} mutants caught"
             + (f", smallest scale error caught {out.smallest_caught:g}" if out.smallest_caught else ""))
     return out
+
+
+SAME_AT_POINTS = 1e-12  # relative deviation at the check points below which a mutant is not told apart there
+
+
+def _monte_carlo_mutants(claim: ProcessClaim, scales: tuple[float, ...], per_kind: int) -> list[Mutant]:
+    """The mutants of a process claim's value. For an asymptotic claim whose value decays to a limit the check's
+    stated resolution refers to the decaying part (``value - limit``): its scale ladder is ``limit + (1 +- delta)
+    (value - limit)``, an error in the coefficient the claim asserts, and the whole value times 1.1 and 0.9 is
+    kept as a ``limit`` mutant of its own."""
+    from ..mc.engine import decaying_part
+
+    part = None
+    if claim.asymptotic and claim.flow is None:
+        assert claim.var is not None
+        part = decaying_part(claim.value, claim.var.symbol)
+    if part is None or part == 0:
+        return mutants(claim.value, scales, per_kind)
+    limit = sp.simplify(claim.value - part)
+    ladder = [Mutant("scale", f"value - limit {m.change}", sp.Add(limit, m.expr, evaluate=False), m.delta)
+              for m in scale_mutants(part, scales)]
+    whole = [Mutant("limit", f"whole value {m.change}", m.expr, m.delta) for m in scale_mutants(claim.value, (TEN,))]
+    return distinct(claim.value, ladder + whole + structural_mutants(claim.value, per_kind))
+
+
+def _one_sided_resolution(v: Verdict) -> float | None:
+    """A one-sided test's resolution relative to the bound: the largest absolute resolution over the points,
+    over the bound's size there (absolute where the bound is 0)."""
+    rel = [r["absolute_resolution"] / (abs(r["claimed"]) if r.get("claimed") else 1.0)
+           for r in v.evidence.get("rows", []) if isinstance(r.get("absolute_resolution"), float)]
+    return max(rel) if rel else None
 
 
 def _point_key(point: dict[str, Any]) -> tuple:
@@ -243,8 +286,9 @@ def _slack(v: Verdict, claim: ProcessClaim) -> float | None:
     for row in v.evidence.get("rows", []):
         seen = row.get("worst") if claim.every else row.get("estimate")
         claimed = row.get("claimed")
-        if isinstance(seen, float) and isinstance(claimed, float) and math.isfinite(seen) and claimed:
-            margins.append(sign * (claimed - seen) / abs(claimed))
+        if isinstance(seen, float) and isinstance(claimed, float) and math.isfinite(seen):
+            # relative to the bound; absolute where the bound is 0, as its offset mutants are
+            margins.append(sign * (claimed - seen) / (abs(claimed) if claimed else 1.0))
     return min(margins) if margins else None
 
 
@@ -252,10 +296,12 @@ def _reason(out: ClaimPower, one_sided: bool) -> str:
     if out.catches_ten_percent:
         return ""
     if out.catches_ten_percent is None:
-        return "no 10% scale mutant could be tested (every one equivalent or not evaluable)"
-    if one_sided and out.slack is not None and out.slack >= TEN:
-        return (f"a bound with {100 * out.slack:.2g}% slack at its check points: a bound 10% tighter still holds there,"
-                " so it is no error there; to test tightness, add check points where the bound is nearly attained")
+        return NOTHING_TESTABLE
+    resolution = out.claimed_resolution or 0.0
+    if one_sided and out.slack is not None and out.slack + resolution >= TEN:
+        return (f"a bound with {100 * out.slack:.2g}% slack at its check points (resolution {100 * resolution:.2g}%):"
+                " a bound 10% tighter still holds there, so it is no error there; to test tightness, add check"
+                " points where the bound is nearly attained")
     if out.claimed_resolution is not None and out.claimed_resolution > TEN:
         return (f"the check resolves {100 * out.claimed_resolution:.2g}% only: raise its samples (or lower"
                 " `--resolution`) until the stated resolution is below 10%")
@@ -266,19 +312,22 @@ def _reason(out: ClaimPower, one_sided: bool) -> str:
 # ---------------------------------------------------------------- numeric checks
 
 
-def _numeric_target(claim: Claim) -> tuple[str, sp.Expr] | None:
-    """Which closed form of a symbolic claim is mutated: the right side, or the left side when the right
-    is a bare number (``expr == 0``, ``expr < 0``); a derivation's last non-constant expression."""
+def _numeric_targets(claim: Claim) -> tuple[tuple[str, sp.Expr], tuple[str, sp.Expr] | None] | None:
+    """Where a symbolic claim is mutated: the scale ladder goes on the side it is compared with (the right
+    side, a derivation's last step, an expectation's value; a 0 there is offset), the structural mutants on
+    the side that holds a formula (the right side, or the left when the right is a bare number such as the
+    0 of ``expr == 0``; a derivation's last non-constant step). None when nothing can be mutated."""
     if isinstance(claim, GaussianExpectation):
-        return "value", claim.value
+        return ("value", claim.value), ("value", claim.value) if not claim.value.is_number else None
     if isinstance(claim, (Identity, Inequality, Asymptotic)):
-        if not claim.rhs.is_number:
-            return "rhs", claim.rhs
-        return ("lhs", claim.lhs) if not claim.lhs.is_number else None
+        formula = ("rhs", claim.rhs) if not claim.rhs.is_number else (
+            ("lhs", claim.lhs) if not claim.lhs.is_number else None)
+        return ("rhs", claim.rhs), formula
     if isinstance(claim, Derivation):
-        for i in range(len(claim.chain) - 1, -1, -1):
-            if not claim.chain[i][0].is_number:
-                return f"step {i}", claim.chain[i][0]
+        last = len(claim.chain) - 1
+        formula = next(((f"step {i}", claim.chain[i][0]) for i in range(last, -1, -1)
+                        if not claim.chain[i][0].is_number), None)
+        return (f"step {last}", claim.chain[last][0]), formula
     return None
 
 
@@ -334,8 +383,20 @@ def _ge_params(claim: GaussianExpectation, dom: dict[sp.Symbol, Param]) -> list[
     return params_of(sp.Tuple(*syms) if syms else sp.S.Zero, dom)
 
 
-def _numeric_batch(theorem: Theorem, claim: Claim, where: str, batch: list[Mutant], settings: Any) -> list[str]:
-    return [_numeric_one(theorem, claim, where, m.expr, settings) for m in batch]
+def _numeric_batch(theorem: Theorem, claim: Claim, original: tuple[str, sp.Expr], batch: list[tuple[str, Mutant]],
+                   settings: Any) -> tuple[str, list[str]]:
+    """The numeric check's status on the claim itself, then (only when it holds) on each mutant; a mutant whose
+    check raises is NOT EVALUABLE, the others keep their results."""
+    first = _numeric_one(theorem, claim, original[0], original[1], settings)
+    if first != "NUMERIC":
+        return first, []
+    out = []
+    for where, m in batch:
+        try:
+            out.append(_numeric_one(theorem, claim, where, m.expr, settings))
+        except Exception as exc:
+            out.append(f"{NOT_EVALUABLE}: {type(exc).__name__}: {exc}")
+    return first, out
 
 
 def audit_numeric(theorem: Theorem, claim: Claim, claim_id: str, role: str, settings: Any, per_kind: int,
@@ -349,42 +410,55 @@ def audit_numeric(theorem: Theorem, claim: Claim, claim_id: str, role: str, sett
     method = "quadrature" if isinstance(claim, GaussianExpectation) else "numeric"
     resolution = 10.0 ** -((settings.quadrature_dps if method == "quadrature" else settings.dps) - GUARD_DIGITS)
     out = ClaimPower(claim_id, claim.kind, method, role, "", resolution)
-    target = _numeric_target(claim)
+    targets = _numeric_targets(claim)
     if role == "printed":
         out.original, out.reason = "", "the printed form of an erratum: see the corrected form"
         return out
-    if target is None:
-        out.reason = "no closed form to mutate (both sides are numbers)"
+    if targets is None:
+        out.reason = "no closed form to mutate"
         return out
-    where, expr = target
+    (scaled_where, scaled), formula = targets
     domain = theorem.domain(claim)
     scales = NUMERIC_SCALES if method == "numeric" else NUMERIC_SCALES[:2]
-    todo: list[Mutant] = []
-    for m in mutants(expr, scales, per_kind if method == "numeric" else 1):
-        if _same_function(expr, m.expr, domain, settings.seed):
+    candidates = [(scaled_where, scaled, m) for m in mutants(scaled, scales, 0)]
+    if formula is not None:
+        candidates += [(formula[0], formula[1], m) for m in structural_mutants(formula[1], per_kind if method ==
+                                                                                "numeric" else 1)]
+    todo: list[tuple[str, Mutant]] = []
+    for where, original, m in candidates:
+        if _same_function(original, m.expr, domain, settings.seed):
             out.mutants.append(MutantResult(m.kind, m.change, m.delta, None, None, "EQUIVALENT", False))
         else:
-            todo.append(m)
+            todo.append((where, m))
     budget = settings.numeric_budget * max(1, len(todo))
-    got = run_with_budget(_numeric_batch, theorem, claim, where, todo, settings, seconds=budget)
+    got = run_with_budget(_numeric_batch, theorem, claim, (scaled_where, scaled), todo, settings,
+                          seconds=budget + settings.numeric_budget)
     if not got.ok:
         out.original = "UNDECIDED"
         out.reason = ("the numeric checks of the mutants spent their budget" if got.timed_out
                       else f"the numeric check failed: {got.error}")
         out.seconds = time.perf_counter() - started
         return out
+    out.original, statuses = got.value
+    if out.original != "NUMERIC":
+        out.mutants = []
+        out.reason = (f"the numeric check does not hold the claim itself at {settings.points} points"
+                      f" ({out.original}): nothing to compare mutants with; the claim rests on its SymPy proof")
+        out.seconds = time.perf_counter() - started
+        return out
     one_sided = isinstance(claim, Inequality)
-    side_sign = _sign_on_domain(expr, domain, settings.seed) if one_sided else 0
-    for m, status in zip(todo, got.value):
+    side_sign = (1 if scaled == 0 else _sign_on_domain(scaled, domain, settings.seed)) if one_sided else 0
+    for (where, m), status in zip(todo, statuses):
         tight = None
         if one_sided and m.kind == "scale" and m.delta is not None and side_sign:
             tight = _inequality_tightening(claim, where, m.delta * side_sign)
-        out.mutants.append(MutantResult(m.kind, m.change, m.delta, abs(m.delta) if m.delta else None, tight, status,
-                                        status == "REFUTED"))
-    out.original = "checked"
+        deviation = abs(m.delta) if m.kind == "scale" and m.delta is not None else None
+        out.mutants.append(MutantResult(m.kind, m.change, m.delta, deviation, tight, status, status == "REFUTED"))
     out.smallest_caught = smallest_caught(out.mutants, one_sided)
     out.catches_ten_percent = _ten_percent(out.mutants, one_sided)
-    if not out.catches_ten_percent:
+    if out.catches_ten_percent is None:
+        out.reason = NOTHING_TESTABLE
+    elif not out.catches_ten_percent:
         tens = [m for m in out.mutants if m.kind == "scale" and m.delta is not None and math.isclose(abs(m.delta), TEN)]
         if tens and all(m.status == "UNDECIDED" for m in tens):
             out.reason = ("the numeric check cannot evaluate this form at its sampled points (a sum over a symbolic"

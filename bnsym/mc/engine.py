@@ -187,7 +187,7 @@ def tested_parts(claim: ProcessClaim, pts: list[dict[str, Any]], claimed: list[f
     """
     if claim.var is None or claim.flow is not None:
         return claimed, "value"
-    part = _decaying_part_within_budget(claim.value, claim.var.symbol)
+    part = decaying_part(claim.value, claim.var.symbol)
     if part is None or part == 0:
         return claimed, "value"
     symbols = sorted(part.free_symbols, key=lambda s: s.name)
@@ -206,7 +206,7 @@ def _decaying_part(value: sp.Expr, var: sp.Symbol) -> sp.Expr | None:
     return sp.simplify(value - limit) if limit.is_finite else None
 
 
-def _decaying_part_within_budget(value: sp.Expr, var: sp.Symbol) -> sp.Expr | None:
+def decaying_part(value: sp.Expr, var: sp.Symbol) -> sp.Expr | None:
     """:func:`_decaying_part` under the prover's budget per strategy (a limit or a simplification can run for
     hours); when the budget is spent the resolution refers to the whole value, and the verdict says so
     (``resolution_of``); the test itself does not depend on it. Cached per (value, var)."""
