@@ -108,6 +108,10 @@ def add_parser(sub: Any, targets_and_output: Callable[..., None], probability: C
     dc.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    return " ".join(["bnsym"] + list(getattr(args, "argv", ["audit", str(args.audit)])))
+
+
 def environment() -> dict[str, Any]:
     """What a run's numbers depend on: versions, machine, date (recorded in each audit's JSON)."""
     import os
@@ -179,7 +183,8 @@ def run_power(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str,
             say(f"[numeric {i}/{len(symbolic)}] {cid}: {_line(r)} ({r.seconds:.1f} s)")
     if not results:
         raise UsageError("nothing to audit among the selected claims")
-    return {"command": "audit power", "environment": environment(), "seed": args.seed, "device": str(device),
+    return {"command": "audit power", "command_line": _command_line(args), "environment": environment(),
+            "seed": args.seed, "device": str(device),
             "alpha": args.alpha, "resolution": args.resolution, "per_kind": args.per_kind,
             "seconds": round(time.perf_counter() - started, 1),
             "claims": [r.to_json() for r in results]}
@@ -240,7 +245,8 @@ def run_calibration(args: argparse.Namespace, say: Callable[[str], None], alpha:
                          " which have no statistical threshold")
     seeds = list(range(args.seed, args.seed + args.seeds))
     result = calibrate(plan, seeds, options, say)
-    return {"command": "audit calibration", "environment": environment(), "device": str(device), **result.to_json()}
+    return {"command": "audit calibration", "command_line": _command_line(args), "environment": environment(),
+            "device": str(device), **result.to_json()}
 
 
 def calibration_exit(result: dict[str, Any]) -> int:
@@ -323,7 +329,7 @@ def _docs(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     calib = (_read_json(args.calibration_json, "audit calibration") if args.calibration_json else
              run_calibration(args, say, args.calibration_alpha, args.calibration_resolution,
                              args.calibration_samples))
-    text = markdown.document(power, calib, " ".join(["bnsym"] + list(getattr(args, "argv", ["audit", "docs"]))))
+    text = markdown.document(power, calib, _command_line(args))
     write_atomically(out, text)
     print(f"wrote {out}")
     codes = {power_exit(power), calibration_exit(calib)}

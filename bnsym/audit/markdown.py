@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .power import DEFECT, NOT_EVALUABLE
+from .power import DEFECT, NOT_EVALUABLE, SAME_AT_POINTS
 
 
 def _pct(x: Any) -> str:
@@ -20,24 +20,39 @@ def _cell(text: str) -> str:
 
 
 def _missed(c: dict[str, Any], limit: int = 3) -> str:
+    """The structural mutants the check let pass; for a bound only those that make it false at the check points
+    (tighter than the truth by more than the slack and the resolution), since a looser bound is no error."""
     missed = [m for m in c["mutants"] if not m["caught"] and m["status"] != "EQUIVALENT" and m["kind"] != "scale"
               and not m["status"].startswith(NOT_EVALUABLE)]
+    if c.get("slack") is not None:
+        room = c["slack"] + (c.get("claimed_resolution") or 0.0)
+        missed = [m for m in missed if m.get("tightening") is not None and m["tightening"] > room]
     shown = "; ".join(f"{m['kind']}: {m['change']} ({_deviation(m)}{m['status']})" for m in missed[:limit])
     return shown + (f"; and {len(missed) - limit} more" if len(missed) > limit else "")
 
 
 def _deviation(m: dict[str, Any]) -> str:
-    return "" if m.get("deviation") is None else f"deviation {_pct(m['deviation'])}, "
+    if m.get("deviation") is None:
+        return ""
+    if m["deviation"] <= SAME_AT_POINTS:
+        return "equal to the original at every check point, though not on the domain: a blind spot of the points; "
+    return f"deviation {_pct(m['deviation'])}, "
 
 
 def _category(c: dict[str, Any]) -> str:
     if c["catches_ten_percent"]:
-        return "catches 10%"
-    if not c["mutants"]:
-        return "not audited"
+        return "catch a 10% error"
+    if c["role"] == "printed":
+        return "printed forms of errata (see the corrected forms)"
+    if c["original"] == "MEASURED":
+        return "measurements (no closed form)"
+    if c["check"] in ("numeric", "quadrature") and c["original"] != "NUMERIC":
+        return "proof only (the numeric check cannot evaluate the form)"
     if c["reason"].startswith(DEFECT):
-        return "DEFECT"
-    return "listed"
+        return "DEFECT (a 10% error escaped a check that claims to resolve it)"
+    if not c["mutants"]:
+        return "not audited (the check does not hold the claim itself)"
+    return "listed with a reason (bounds with slack, coarse resolution)"
 
 
 def power(result: dict[str, Any]) -> str:
@@ -48,7 +63,12 @@ def power(result: dict[str, Any]) -> str:
     lines = [f"Power audit: {len(claims)} claims' checks, seed {result['seed']}, device {result['device']}, suite-wide"
              f" alpha {result['alpha']:g}, target resolution {result['resolution']:g}, {result['per_kind']} structural"
              f" mutants of each kind per claim; {result['seconds']:.0f} s.", "",
-             "Outcome: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + ".", ""]
+             "Outcome: " + "; ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])) + ".", "",
+             "Plans for the claims a 10% error cannot be shown on: a bound with slack needs check points where it is"
+             " nearly attained (a bound 10% tighter is still true where it has slack, so no check can refute it"
+             " there); a coarse resolution needs more samples; a form the numeric check cannot evaluate (a sum over"
+             " a symbolic range, a derivative or an undefined function, a size given by a symbol) rests on its SymPy"
+             " proof, and needs a numeric check at explicit sizes with concrete functions to be audited.", ""]
     for kind, title in (("monte-carlo", "Monte Carlo checks"), ("numeric", "Numeric checks (50 digits, quadrature)")):
         rows = [c for c in claims if c["check"].startswith("monte-carlo") == (kind == "monte-carlo")]
         if not rows:
@@ -113,20 +133,27 @@ def calibration(result: dict[str, Any]) -> str:
 
 
 def _environment(result: dict[str, Any]) -> str:
-    env = result.get("environment") or (result.get("runs") or [{}])[0].get("environment")
+    env = result.get("environment")
     if not env:
         return "(not recorded)"
     return (f"bnsym {env['bnsym']}, Python {env['python']}, SymPy {env['sympy']}, mpmath {env['mpmath']}, torch"
             f" {env['torch']}; {env['machine']} with {env['cpus']} CPU(s); {env['date']}")
 
 
+def _runs(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """(command line, environment) of each run a result joins (a joined power audit lists its parts)."""
+    joined = result.get("runs") if result.get("command") == "audit power" else None
+    parts: list[dict[str, Any]] = joined if isinstance(joined, list) and joined else [result]
+    return [(p.get("command_line") or f"bnsym {p.get('command', 'audit')}", _environment(p)) for p in parts]
+
+
 def document(power_result: dict[str, Any], calibration_result: dict[str, Any], command: str) -> str:
     return "\n".join([
         "# Audit of the checks", "",
-        f"Generated by `{command}`. Every number below was measured by the runs named here; rerun the command to"
-        " regenerate this file.", "",
-        f"- power audit: {_environment(power_result)}",
-        f"- calibration: {_environment(calibration_result)}", "",
+        f"Written by `{command}` from the runs below; every number in it was measured by them. `bnsym audit docs`"
+        " alone reruns both audits and rewrites this file.", "",
+        *[f"- `{line}`: {env}" for line, env in _runs(power_result)],
+        *[f"- `{line}`: {env}" for line, env in _runs(calibration_result)], "",
         "## What each check would catch (`bnsym audit power`)", "",
         "Each closed form is mutated: the whole form times 1 +- delta for a ladder of delta (for an asymptotic claim"
         " that decays to a limit, its decaying part, the coefficient the claim asserts, with the whole value times"

@@ -292,6 +292,10 @@ def _slack(v: Verdict, claim: ProcessClaim) -> float | None:
     return min(margins) if margins else None
 
 
+def _percent(x: float) -> str:
+    return f"{100 * x:.0f}%" if abs(x) >= 0.1 else f"{100 * x:.2g}%"
+
+
 def _reason(out: ClaimPower, one_sided: bool) -> str:
     if out.catches_ten_percent:
         return ""
@@ -299,11 +303,11 @@ def _reason(out: ClaimPower, one_sided: bool) -> str:
         return NOTHING_TESTABLE
     resolution = out.claimed_resolution or 0.0
     if one_sided and out.slack is not None and out.slack + resolution >= TEN:
-        return (f"a bound with {100 * out.slack:.2g}% slack at its check points (resolution {100 * resolution:.2g}%):"
+        return (f"a bound with {_percent(out.slack)} slack at its check points (resolution {_percent(resolution)}):"
                 " a bound 10% tighter still holds there, so it is no error there; to test tightness, add check"
                 " points where the bound is nearly attained")
     if out.claimed_resolution is not None and out.claimed_resolution > TEN:
-        return (f"the check resolves {100 * out.claimed_resolution:.2g}% only: raise its samples (or lower"
+        return (f"the check resolves {_percent(out.claimed_resolution)} only: raise its samples (or lower"
                 " `--resolution`) until the stated resolution is below 10%")
     return (f"{DEFECT} a check that claims to resolve it: a defect of the check's stated resolution"
             " (or a miss at the stated detection probability); rerun with another seed to tell them apart")
