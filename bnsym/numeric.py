@@ -123,7 +123,11 @@ def check_equal(lhs: sp.Expr, rhs: sp.Expr, params: list[Param], points: int = D
         if resid > tol:
             hi = 2 * dps
             resid_hi = abs(_value(f, point, hi))
-            if resid_hi > scale * mpmath.mpf(10) ** (-(hi - GUARD_DIGITS)):
+            # a real difference keeps its size at twice the digits; round-off shrinks by about 10**-dps. Both
+            # tests are needed: sides that are themselves round-off (an expression identically 0, whose terms
+            # cancel) give a tolerance relative to round-off, which only the shrinking tells from a difference
+            if (resid_hi > scale * mpmath.mpf(10) ** (-(hi - GUARD_DIGITS))
+                    and resid_hi > resid * mpmath.mpf(10) ** (-(dps // 2))):
                 cx = {p.name: mpmath.nstr(v, 20) for p, v in zip(params, point)}
                 cx.update(lhs=mpmath.nstr(a, 20), rhs=mpmath.nstr(b, 20), residual=mpmath.nstr(resid_hi, 10))
                 return NumericResult(False, evaluated, dps, rel, cx,

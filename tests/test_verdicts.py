@@ -472,3 +472,15 @@ def test_a_nan_never_passes_a_numeric_check() -> None:
     assert numeric.check_inequality(nan, "<", x.symbol, [x], 4).decided is None
     assert numeric.check_asymptotic(nan, x.symbol, x, 1, [x], 2).decided is None
     assert numeric.check_equal(x.symbol + 1, 1 + x.symbol, [x], 4).decided is True
+
+
+def test_an_expression_identically_zero_is_not_refuted_by_its_round_off() -> None:
+    """Sides that are themselves round-off (terms that cancel to 0) must not be taken for a difference: the
+    residual shrinks with the digits, where a real difference keeps its size."""
+    from bnsym import numeric
+
+    a, b = Param("a", lo=1, hi=2), Param("b", lo=1, hi=2)
+    zero = (a.symbol + b.symbol) ** 3 - (a.symbol**3 + 3 * a.symbol**2 * b.symbol + 3 * a.symbol * b.symbol**2
+                                          + b.symbol**3)
+    assert numeric.check_equal(sp.sqrt(3) * zero, 0, [a, b], 8).decided is True
+    assert numeric.check_equal(sp.sqrt(3) * zero + sp.Rational(1, 10**30), 0, [a, b], 8).decided is False

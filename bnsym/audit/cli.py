@@ -201,7 +201,10 @@ def _guarded(cid: str, claim: Any, role: str, audit: Callable[..., Any], *args: 
     except BnsymError:
         raise
     except Exception as exc:
-        return ClaimPower(cid, claim.kind, "audit", role, "UNDECIDED", None,
+        from ..claims import ProcessClaim
+
+        family = "monte-carlo" if isinstance(claim, ProcessClaim) else "numeric"
+        return ClaimPower(cid, claim.kind, family, role, "UNDECIDED", None,
                           reason=f"the audit failed to run: {type(exc).__name__}: {exc}")
 
 
@@ -308,10 +311,48 @@ def _read_json(path: str, command: str) -> dict[str, Any]:
     return data
 
 
+def _not_covered(power: dict[str, Any]) -> list[str]:
+    """The built-in claims with a check that the power audit does not cover (derived from the catalog)."""
+    from ..claims import ProcessClaim
+
+    catalog, ids, plan = _plan([])
+    done = {c["claim_id"] for c in power["claims"]}
+    out = [cid for _, _, cid, _ in plan.items if cid not in done]
+    out += [cid for e, claims in catalog.select(ids) for cid, c, _ in claims
+            if not isinstance(c, ProcessClaim) and cid not in done]
+    return list(dict.fromkeys(out))
+
+
+def _not_calibrated(calib: dict[str, Any]) -> list[str]:
+    """The built-in statistical checks (neither measurements nor bounds on every instance) the calibration left
+    out of its selection."""
+    from ..claims import Measurement
+
+    _, _, plan = _plan([])
+    done = {c["claim_id"] for c in calib["checks"]} | {x["id"] for x in calib.get("not_rerun", [])}
+    return list(dict.fromkeys(cid for chk, _, cid, _ in plan.items if cid not in done
+                              and not isinstance(chk.claim, Measurement) and not chk.claim.every))
+
+
+def _family(c: dict[str, Any]) -> str:
+    """Which kind of check a power row audits: a Monte Carlo check (process claims) or a numeric one."""
+    if c["check"] in ("numeric", "quadrature"):
+        return "numeric"
+    if c["check"].startswith("monte-carlo"):
+        return "monte-carlo"
+    return "monte-carlo" if c["claim_kind"] in ("process", "measurement") else "numeric"
+
+
 def _join_power(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """Several power audits (e.g. one per paper) as one: their claims in order, their seconds added."""
     joined = dict(parts[0])
-    joined["claims"] = [c for p in parts for c in p["claims"]]
+    latest: dict[tuple[str, str], dict[str, Any]] = {}  # a claim audited again in a later run: the later result
+    for p in parts:
+        for c in p["claims"]:
+            key = (c["claim_id"], _family(c))
+            latest.pop(key, None)
+            latest[key] = c
+    joined["claims"] = list(latest.values())
     joined["seconds"] = sum(p["seconds"] for p in parts)
     joined["runs"] = [{k: v for k, v in p.items() if k != "claims"} for p in parts]
     return joined
@@ -329,7 +370,7 @@ def _docs(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     calib = (_read_json(args.calibration_json, "audit calibration") if args.calibration_json else
              run_calibration(args, say, args.calibration_alpha, args.calibration_resolution,
                              args.calibration_samples))
-    text = markdown.document(power, calib, _command_line(args))
+    text = markdown.document(power, calib, _command_line(args), _not_covered(power), _not_calibrated(calib))
     write_atomically(out, text)
     print(f"wrote {out}")
     codes = {power_exit(power), calibration_exit(calib)}

@@ -7,6 +7,14 @@ from typing import Any
 from .power import DEFECT, NOT_EVALUABLE, SAME_AT_POINTS
 
 
+def _tidy(text: str) -> str:
+    """Percentages printed in exponent form by older runs ("1.1e+02%") as plain ones ("110%")."""
+    import re
+
+    return re.sub(r"(\d+(?:\.\d+)?e[+-]\d+)%", lambda m: f"{float(m.group(1)):.3g}%"
+                  if float(m.group(1)) < 1e6 else f"{float(m.group(1)):.2e}%", text)
+
+
 def _pct(x: Any) -> str:
     return "-" if x is None else f"{100 * float(x):.3g}%"
 
@@ -81,7 +89,7 @@ def power(result: dict[str, Any]) -> str:
             ten = {True: "yes", False: "**no**", None: "-"}[c["catches_ten_percent"]]
             lines.append(f"| `{c['claim_id']}` | {c['claim_kind']} | {c['caught']} / {c['tried']} ({c['equivalent']}) |"
                          f" {_pct(c['smallest_caught'])} | {_pct(c['claimed_resolution'])} | {ten} |"
-                         f" {_pct(c['slack'])} | {_cell(_missed(c))} | {_cell(c['reason'])} |")
+                         f" {_pct(c['slack'])} | {_cell(_missed(c))} | {_cell(_tidy(c['reason']))} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -147,7 +155,13 @@ def _runs(result: dict[str, Any]) -> list[tuple[str, str]]:
     return [(p.get("command_line") or f"bnsym {p.get('command', 'audit')}", _environment(p)) for p in parts]
 
 
-def document(power_result: dict[str, Any], calibration_result: dict[str, Any], command: str) -> str:
+def document(power_result: dict[str, Any], calibration_result: dict[str, Any], command: str,
+             not_covered: list[str] | None = None, not_calibrated: list[str] | None = None) -> str:
+    missing = ([f"Not covered by the power runs above ({len(not_covered)} claims with a check; run `bnsym audit"
+                " power ID ...` for them and assemble again): " + ", ".join(f"`{c}`" for c in not_covered) + ".", ""]
+               if not_covered else [])
+    uncalibrated = ([f"Not in this calibration's selection ({len(not_calibrated)} statistical checks): "
+                     + ", ".join(f"`{c}`" for c in not_calibrated) + ".", ""] if not_calibrated else [])
     return "\n".join([
         "# Audit of the checks", "",
         f"Written by `{command}` from the runs below; every number in it was measured by them. `bnsym audit docs`"
@@ -166,14 +180,14 @@ def document(power_result: dict[str, Any], calibration_result: dict[str, Any], c
         " catches with probability 0.9 (for a bound on every instance it is instead a fraction of instances, not"
         " shown). A mutant equal to the original at every check point and at random points of the domain (to 20"
         " digits) is *equivalent*: no check can tell it apart.", "",
-        power(power_result), "",
+        power(power_result), "", *missing,
         "## False alarms over seeds (`bnsym audit calibration`)", "",
         "A false alarm is a REFUTED verdict on a claim believed true (anything but the printed form of an"
         " erratum). Runs are independent, so the count of runs with one is compared exactly with the binomial"
         " law of the stated suite-wide rate; the count of failed tests is compared with the per-test rate, an"
         " approximate comparison since the tests of one run share simulated units. Measurements and bounds on"
         " every instance have no statistical threshold and are not rerun.", "",
-        calibration(calibration_result), "",
+        calibration(calibration_result), "", *uncalibrated,
         "## Budgets and bad input", "",
         "Both are tests of the default `pytest` run (fast tier): `tests/test_hang.py` gives SymPy expressions known"
         " to run for minutes and shows every budget is kept and the verdict falls back to NUMERIC or reports"

@@ -241,17 +241,23 @@ def _point_key(point: dict[str, Any]) -> tuple:
 
 def _claimed_at(v: Verdict, pts: list[dict[str, Any]]) -> list[float]:
     """The claimed value at each point, in the order of ``pts``, as the verdict's rows report it (the engine
-    evaluated it there; evaluating the closed form again would only repeat that)."""
+    evaluated it there; evaluating the closed form again would only repeat that). The rows of a verdict come
+    in the order of its points; a ladder's rows are matched to the points by their settings."""
     if v.status == Status.ERROR:
         raise ValueError(v.summary)
     ev = v.evidence
-    rows = ev.get("rows") or [r for lad in ev.get("ladders", []) for r in lad["rows"]]
-    keys = set(pts[0]) if pts else set()
-    by_point = {_point_key({k: r[k] for k in keys if k in r}): r["claimed"] for r in rows}
-    try:
-        return [float(by_point[_point_key(p)]) for p in pts]
-    except KeyError:
-        raise ValueError(f"no claimed value at some point ({v.status.value}: {v.summary})") from None
+    rows = ev.get("rows")
+    if rows is not None and len(rows) == len(pts):
+        return [float(r["claimed"]) for r in rows]
+    ladder_rows = [r for lad in ev.get("ladders", []) for r in lad["rows"]]
+    out = []
+    for p in pts:
+        key = _point_key(p)
+        match = [r for r in ladder_rows if _point_key({k: r[k] for k in p if k in r}) == key]
+        if not match:
+            raise ValueError(f"no claimed value at {p} ({v.status.value}: {v.summary})")
+        out.append(float(match[0]["claimed"]))
+    return out
 
 
 def _replace_value(claim: ProcessClaim, value: sp.Expr) -> ProcessClaim | None:
