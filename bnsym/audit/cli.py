@@ -14,29 +14,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from ..cli import _positive_int, _sample_count
 from ..errors import UsageError
 
 DEFAULT_SEEDS = 20
 DOC = Path("docs") / "audit.md"
-
-
-def _count(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return v
-
-
-def _units(text: str) -> int:
-    from ..cli import MIN_UNITS
-
-    v = _count(text)
-    if v < MIN_UNITS:
-        raise argparse.ArgumentTypeError(f"at least {MIN_UNITS} units are needed for a standard error: {text!r}")
-    return v
 
 
 def _mc_options(p: argparse.ArgumentParser, probability: Callable[[str], float], alpha: float) -> None:
@@ -68,9 +50,9 @@ def add_parser(sub: Any, targets_and_output: Callable[..., None], probability: C
     targets_and_output(pw)
     _mc_options(pw, probability, 0.01)
     pw.add_argument("--only", choices=("monte-carlo", "numeric"), help="audit one kind of check only")
-    pw.add_argument("--per-kind", type=_count, default=3, metavar="K",
+    pw.add_argument("--per-kind", type=_positive_int, default=3, metavar="K",
                     help="structural mutants of each kind per claim (default 3)")
-    pw.add_argument("--points", type=_count, default=8, metavar="N",
+    pw.add_argument("--points", type=_positive_int, default=8, metavar="N",
                     help="random points of each numeric check of a mutant (default 8)")
     pw.add_argument("--markdown", metavar="FILE.md", help="also write the results as a Markdown table")
 
@@ -81,9 +63,9 @@ def add_parser(sub: Any, targets_and_output: Callable[..., None], probability: C
         " from one exceeded."))
     targets_and_output(cb)
     _mc_options(cb, probability, 0.2)
-    cb.add_argument("--seeds", type=_count, default=DEFAULT_SEEDS, metavar="N",
+    cb.add_argument("--seeds", type=_positive_int, default=DEFAULT_SEEDS, metavar="N",
                     help=f"number of runs, seeds SEED .. SEED+N-1 (default {DEFAULT_SEEDS})")
-    cb.add_argument("--samples", type=_units, metavar="N",
+    cb.add_argument("--samples", type=_sample_count, metavar="N",
                     help="fixed units per point in every run, in place of --resolution (a cheaper calibration:"
                          " the tests at N units)")
     cb.add_argument("--markdown", metavar="FILE.md", help="also write the results as a Markdown table")
@@ -92,18 +74,19 @@ def add_parser(sub: Any, targets_and_output: Callable[..., None], probability: C
         "Write the audit document: the power audit of every built-in claim and the calibration over the seeds,"
         " with the command line, machine and versions. Runs both audits, or reads their --json output."))
     dc.add_argument("-o", "--output", default=str(DOC), metavar="FILE.md", help=f"the document (default {DOC})")
-    dc.add_argument("--power-json", metavar="FILE", action="append",
-                    help="read the power audit from `bnsym audit power --json` (repeat to join several runs)")
+    dc.add_argument("--power-json", metavar="FILE", action="extend", nargs="+",
+                    help="read the power audit from `bnsym audit power --json` output; several files are joined, a"
+                         " claim audited in more than one taking its last result")
     dc.add_argument("--calibration-json", metavar="FILE",
                     help="read the calibration from `bnsym audit calibration --json`")
     _mc_options(dc, probability, 0.01)
-    dc.add_argument("--seeds", type=_count, default=DEFAULT_SEEDS, metavar="N",
+    dc.add_argument("--seeds", type=_positive_int, default=DEFAULT_SEEDS, metavar="N",
                     help=f"runs of the calibration (default {DEFAULT_SEEDS})")
     dc.add_argument("--calibration-alpha", type=probability, default=0.2, metavar="A",
                     help="suite-wide rate of each calibration run (default 0.2)")
     dc.add_argument("--calibration-resolution", type=probability, metavar="R",
                     help="resolution of the calibration runs (default: --resolution)")
-    dc.add_argument("--calibration-samples", type=_units, metavar="N",
+    dc.add_argument("--calibration-samples", type=_sample_count, metavar="N",
                     help="fixed units per point in the calibration runs, in place of a resolution")
     dc.add_argument("--quiet", action="store_true", help="no progress lines")
 
