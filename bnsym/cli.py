@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from typing import Any, NoReturn, Sequence
@@ -120,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--dps", type=_digits, default=50, metavar="D",
                    help=f"mpmath digits, at least {MIN_DPS} (default 50)")
     v.add_argument("--seed", type=int, default=0, help="seed of the random points (default 0)")
+    v.add_argument("--jobs", type=_positive_int, metavar="N",
+                   help="claims verified at once, in forked worker processes (default: the CPUs); verdicts do not"
+                        " depend on it")
 
     c = sub.add_parser("check", help="Monte Carlo checks of process claims", description=(
         "Run the Monte Carlo checks: simulate the real process on torch, and test each closed form with a "
@@ -185,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .audit.cli import add_parser as add_audit_parser
 
     add_audit_parser(sub, _targets_and_output, _probability)
+    from .bench.cli import add_parser as add_bench_parser
+
+    add_bench_parser(sub, _positive_float, _probability)
     return p
 
 
@@ -338,7 +345,7 @@ def _verify_tex_files(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from .registry import load
-    from .verify import Settings, verify_claim
+    from .verify import Settings, verify_all
 
     tex = [t for t in args.targets if t.endswith(".tex")]
     if tex:
@@ -350,29 +357,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
     selection = catalog.select(ids)
     settings = Settings(budget=args.budget, points=args.points, dps=args.dps, seed=args.seed,
                         numeric_budget=args.numeric_budget, claim_budget=args.claim_budget)
-    total = sum(1 for _, claims in selection for _, c, _ in claims if not isinstance(c, ProcessClaim))
-    if total == 0:
+    tasks = [(entry.theorem, c, cid, role) for entry, claims in selection for cid, c, role in claims
+             if not isinstance(c, ProcessClaim)]
+    if not tasks:
         named = " ".join(args.targets)
         raise UsageError(f"nothing to verify symbolically: the selection holds only process claims;"
                          f" run `bnsym check {named}`")
-    verdicts: list[Verdict] = []
-    report: list[dict[str, Any]] = []
-    deferred: list[str] = []
-    done = 0
+    deferred = [cid for _, claims in selection for cid, c, _ in claims if isinstance(c, ProcessClaim)]
     started = time.perf_counter()
+    finished = 0
+
+    def done(v: Verdict) -> None:
+        nonlocal finished
+        finished += 1
+        say(f"[{finished}/{len(tasks)}] {v.status.value:<10} {v.claim_id} ({v.seconds:.1f} s)")
+
+    results = verify_all(tasks, settings, args.jobs or os.cpu_count() or 1, done)
+    by_id = {task[2]: v for task, v in zip(tasks, results)}
+    verdicts: list[Verdict] = [v for v in results if v is not None]
+    report: list[dict[str, Any]] = []
     for entry, claims in selection:
-        t_rows = []
-        for cid, claim, role in claims:
-            if isinstance(claim, ProcessClaim):
-                deferred.append(cid)
-                continue
-            done += 1
-            v = verify_claim(entry.theorem, claim, cid, role, settings)
-            assert v is not None
-            verdicts.append(v)
-            say(f"[{done}/{total}] {v.status.value:<10} {cid} ({v.seconds:.1f} s)")
-            t_rows.append((v, claim))
-        report.append({"entry": entry, "rows": t_rows})
+        report.append({"entry": entry, "rows": [(by_id[cid], c) for cid, c, _ in claims if cid in by_id]})
     errata = _errata([(r["entry"].theorem, c, v) for r in report for v, c in r["rows"]])
     code = _exit_code(verdicts, errata)
     if args.json:
@@ -747,6 +752,12 @@ def _one_line(text: str) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text.strip())
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench.cli import cmd_bench as run
+
+    return run(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -755,7 +766,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handlers = {"list": cmd_list, "verify": cmd_verify, "check": cmd_check, "figure": cmd_figure,
-                "latex": cmd_latex, "report": cmd_report, "audit": cmd_audit}
+                "latex": cmd_latex, "report": cmd_report, "audit": cmd_audit,
+                "bench": cmd_bench}
     try:
         return handlers[args.command](args)
     except BnsymError as exc:

@@ -21,7 +21,7 @@ from typing import Any
 import sympy as sp
 
 from . import numeric, prover, quadrature
-from .budget import Deadline, run_with_budget, unenforced_reason
+from .budget import Deadline, budgets_enforced, run_with_budget, unenforced_reason
 from .claims import Asymptotic, Claim, Derivation, GaussianExpectation, Identity, Inequality, ProcessClaim, Theorem
 from .errors import DefinitionError
 from .params import Param, params_of
@@ -242,3 +242,49 @@ def verify_claim(theorem: Theorem, claim: Claim, claim_id: str, role: str = "cla
         return numeric_verdict(claim_id, res, role, proof, started)
     return Verdict(claim_id, Status.ERROR, "none", f"no verifier for {type(claim).__name__}", {},
                    time.perf_counter() - started, role)
+
+
+Task = tuple[Theorem, Claim, str, str]  # (theorem, claim, claim id, role)
+_TASKS: list[Task] = []  # what forked workers verify, by index (inherited at fork, never pickled)
+_SETTINGS = Settings()
+
+
+def _cost(task: Task) -> int:
+    """A rough order of a claim's work, to start the long ones first: quadratures, then long chains."""
+    claim = task[1]
+    if isinstance(claim, GaussianExpectation):
+        return 1000
+    return len(claim.links) if isinstance(claim, Derivation) else 1
+
+
+def _verify_task(index: int) -> tuple[int, Verdict | None]:
+    theorem, claim, claim_id, role = _TASKS[index]
+    return index, verify_claim(theorem, claim, claim_id, role, _SETTINGS)
+
+
+def verify_all(tasks: list[Task], settings: Settings, jobs: int = 1,
+               done: Any = None) -> list[Verdict | None]:
+    """``verify_claim`` of every task, in task order; with ``jobs > 1`` claims run in that many forked worker
+    processes (the longest-looking first). Every claim's verdict is the same either way: its random points come
+    from ``settings.seed`` alone, not from what ran before it. ``done(verdict)`` is called as each one ends."""
+    out: list[Verdict | None] = [None] * len(tasks)
+    if jobs <= 1 or len(tasks) < 2 or not budgets_enforced():
+        for i, (theorem, claim, claim_id, role) in enumerate(tasks):
+            out[i] = verify_claim(theorem, claim, claim_id, role, settings)
+            if done is not None:
+                done(out[i])
+        return out
+    import multiprocessing
+
+    global _TASKS, _SETTINGS
+    _TASKS, _SETTINGS = tasks, settings
+    order = sorted(range(len(tasks)), key=lambda i: -_cost(tasks[i]))
+    try:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(tasks))) as pool:
+            for i, verdict in pool.imap_unordered(_verify_task, order, chunksize=1):
+                out[i] = verdict
+                if done is not None:
+                    done(verdict)
+    finally:
+        _TASKS, _SETTINGS = [], Settings()
+    return out

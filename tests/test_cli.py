@@ -126,6 +126,16 @@ def test_verify_theorem_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert "PROVEN" in err  # progress lines go to stderr, never into the JSON
 
 
+def test_verify_in_parallel_gives_the_same_verdicts_in_the_same_order(capsys: pytest.CaptureFixture[str]) -> None:
+    def verdicts(jobs: str) -> list[tuple[str, str, str]]:
+        code, out, _ = run(capsys, "verify", "luo2019.L1", "--json", "--quiet", "--jobs", jobs)
+        assert code == EXIT_OK, out
+        return [(c["id"], c["status"], c["summary"]) for t in json.loads(out)["theorems"] for c in t["claims"]]
+
+    serial, parallel = verdicts("1"), verdicts("2")
+    assert len(serial) > 2 and serial == parallel
+
+
 def test_verify_claim_ids_with_an_erratum(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "verify", "luo2019.L3.inv_sigma_sq_printed", "luo2019.L3.inv_sigma_sq_mean",
                        "--quiet")

@@ -50,6 +50,7 @@ DIMENSIONS = (10, 30, 100)
 DIMENSION_BNGD = (1.0, 10.0)
 T_DIMENSION = 10000
 UNITS = 64
+RUNS_PER_CALL = 1 << 14  # (rate, problem) runs per simulator call in long runs: about 80 MB at d = 10
 CAPPED, REACHED, PROGRESS = 0, 1, 2
 
 
@@ -78,16 +79,19 @@ def statistics(run: S.Run, T: int) -> torch.Tensor:
 
 
 def simulate_runs(points: list[dict[str, Any]], n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
-    """Observations [P, n, 3] for points of one method and one dimension (``batch_keys``), all rates in one tensor."""
+    """Observations [P, n, 3] for points of one method and one dimension (``batch_keys``), all rates in one tensor.
+
+    Each run stops once it has reached tol (``stop_at_hit``): the statistics read nothing of a run after its
+    hit, and a run that does not reach tol steps to T as before."""
     method, d, T = points[0]["method"], int(points[0]["d"]), int(points[0]["T"])
     problems, a0, w0 = _problems(n, d, gen, device)
     eps = [float(p["epsilon"]) for p in points]
     with one_thread():
         if method == "gd":
-            run = S.gd(problems, eps, w0, T, tol=float(points[0]["tol"]))
+            run = S.gd(problems, eps, w0, T, tol=float(points[0]["tol"]), stop_at_hit=True)
         else:
             run = S.bngd(problems, eps, [float(p["epsilon_a"]) for p in points], a0, w0, T,
-                         tol=float(points[0]["tol"]))
+                         tol=float(points[0]["tol"]), stop_at_hit=True)
     return statistics(run, T)
 
 
@@ -185,7 +189,7 @@ PROCESS = (f"random least-squares problems, d = {{d}}, spectrum geometric on [{L
 CHECKS = [
     MonteCarloCheck(
         claim=C.bngd_converges, simulate=simulate_runs, points=_bngd_points, estimand=lambda m, p: m[PROGRESS],
-        batch_keys=("method", "d"), pilot_units=UNITS, max_units=UNITS,
+        batch_keys=("method", "d"), pilot_units=UNITS, max_units=UNITS, chunk_elements=RUNS_PER_CALL,
         process=PROCESS.format(d=D, what=f"simultaneous BNGD, tol = {TOL:g}, T = {T_CONVERGE}")),
     MonteCarloCheck(
         claim=C.gd_threshold, simulate=simulate_growth, points=_gd_points, estimand=signed_growth,
@@ -193,11 +197,12 @@ CHECKS = [
         process=PROCESS.format(d=D, what=f"GD at eps = f 2/lambda_max, T = {T_GD}")),
     MonteCarloCheck(
         claim=C.iterations_vs_eps, simulate=simulate_runs, points=_measure_points, estimand=lambda m, p: m[CAPPED],
-        batch_keys=("method", "d"), pilot_units=UNITS, max_units=UNITS, digest=iteration_table,
+        batch_keys=("method", "d"), pilot_units=UNITS, max_units=UNITS, chunk_elements=RUNS_PER_CALL,
+        digest=iteration_table,
         process=PROCESS.format(d=D, what=f"GD and BNGD over eps, tol = {TOL:g}, T = {T_CONVERGE}")),
     MonteCarloCheck(
         claim=C.converged_fraction, simulate=simulate_runs, points=_measure_points, estimand=lambda m, p: m[REACHED],
-        batch_keys=("method", "d"), pilot_units=UNITS, max_units=UNITS,
+        batch_keys=("method", "d"), pilot_units=UNITS, max_units=UNITS, chunk_elements=RUNS_PER_CALL,
         process=PROCESS.format(d=D, what=f"GD and BNGD over eps, tol = {TOL:g}, T = {T_CONVERGE}")),
     MonteCarloCheck(
         claim=C.dimension_effect, simulate=simulate_runs, points=_dimension_points, estimand=lambda m, p: m[CAPPED],

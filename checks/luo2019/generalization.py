@@ -1,12 +1,29 @@
 """Monte Carlo checks of L9: ridge regression and the pseudo-inverse on random problems.
 
 Each unit is one random problem: a teacher w* (uniform direction, ||w*||^2 = N), P = alpha N
-inputs x ~ N(0, I/N), labels y = w*.x + sigma xi; the student is the ridge solution
-(X'X + lambda I) w = X'y, solved by batched linear algebra (``torch.linalg.solve``), or the
-minimum-norm least-squares solution when the point has no lambda (the pseudo-inverse:
-(X'X)^-1 X'y for alpha > 1, X'(XX')^-1 y for alpha < 1; X has full rank with probability 1),
-scaled by 1/(1 + c) when the point gives a shrinkage c (the minimiser of PN + gamma decay).
-The observation is ||w - w*||^2/N.
+inputs x ~ N(0, I/N) (the rows of the design X), labels y = w*.x + sigma xi; the student is the
+ridge solution w = (X'X + lambda I)^-1 X'y, or the minimum-norm least-squares solution when the
+point has no lambda (the pseudo-inverse; X has full rank with probability 1), scaled by 1/(1 + c)
+when the point gives a shrinkage c (the minimiser of PN + gamma decay).
+
+The observation of a unit is E[||w - w*||^2/N | X]: the error averaged exactly over the teacher
+and the label noise of the problem, for its sampled design. Only X is drawn (``torch.randn``,
+float64, one [n, P, N] block per batched call). With s_i the eigenvalues of X'X (those of the
+smaller Gram matrix X'X or X X', m = min(P, N) of them; the other N - m eigenvalues of X'X are 0)
+the solution in the eigenbasis is w_i = r_i a_i + sigma r_i e_i / sqrt(s_i), a = the teacher's
+coordinates, e ~ N(0, I) the noise's, r_i = s_i / ((s_i + lambda)(1 + c)) (1/(1 + c) for the
+pseudo-inverse, 0 on the null space of X). Since E[w* w*'] = I (uniform direction, squared norm
+N) and E[xi xi'] = I, independent of X and of each other,
+
+    E[||w - w*||^2/N | X] = ((N - m) + sum_i ((r_i - 1)^2 + sigma^2 r_i^2 / s_i)) / N.
+
+By the tower rule its mean over designs is the mean error of random problems: the estimator is
+unbiased for the same quantity as the plain error ||w - w*||^2/N of one sampled (w*, X, xi), and
+its variance is smaller by the whole share of the teacher and the noise (by far the larger one).
+It uses only the definition of the fit and the law of the teacher and the noise: the spectrum is
+that of the sampled X itself, never the Marchenko-Pastur law (or any expected inverse) on which
+the closed forms rest. The bench's numpy baselines (``bnsym.bench.least_squares``) sample the
+teacher and the noise and fit each problem, and agree with it.
 
 The closed forms are the N -> oo limits, so the mean error at finite N differs from them by
 O(1/N) (the spectrum of X'X/N converges to the Marchenko-Pastur law with 1/N corrections to
@@ -22,46 +39,41 @@ from typing import Any
 import torch
 
 from bnsym.mc.engine import MonteCarloCheck
+from bnsym.mc.threads import one_thread
 from derivations.luo2019 import generalization as G
 
 LADDER = (32, 64, 128, 256)
 SIGMA = 0.5
-MAX_ELEMENTS = 1 << 21  # draws of X per batched solve (16 MB)
+MAX_ELEMENTS = 1 << 21  # draws of X per batched call (16 MB)
 PROCESS = ("random least-squares problems: x ~ N(0, I/N), P = alpha N, y = w*.x + sigma xi, ||w*||^2 = N;"
-           " ridge or minimum-norm solution by batched linear algebra; ||w - w*||^2/N")
+           " ridge or minimum-norm solution; ||w - w*||^2/N averaged exactly over w* and xi given the sampled X")
 
 
 def simulate_regression(points: list[dict[str, Any]], n: int, gen: torch.Generator,
                         device: torch.device) -> torch.Tensor:
-    """Observations ``[P, n, 1]``: the generalization error of each of ``n`` random problems per point."""
+    """Observations ``[P, n, 1]``: the generalization error of each of ``n`` random designs per point, averaged
+    exactly over the teacher and the label noise (module docstring)."""
     out = []
     for p in points:
         N = int(p["N"])
         P = max(1, round(float(p["alpha"]) * N))
-        batch = max(1, MAX_ELEMENTS // (P * N))  # problems per solve: bounds the memory of X
-        errors = [_errors(min(batch, n - done), N, P, float(p["sigma"]), float(p.get("lambda", 0.0)),
-                          float(p.get("c", 0.0)), gen, device)
-                  for done in range(0, n, batch)]
+        batch = max(1, MAX_ELEMENTS // (P * N))  # problems per call: bounds the memory of X
+        with one_thread():  # batched eigenvalues of matrices up to 256 x 256: a second thread only spins
+            errors = [_errors(min(batch, n - done), N, P, float(p["sigma"]), float(p.get("lambda", 0.0)),
+                              float(p.get("c", 0.0)), gen, device)
+                      for done in range(0, n, batch)]
         out.append(torch.cat(errors).unsqueeze(-1))
     return torch.stack(out)
 
 
 def _errors(n: int, N: int, P: int, sigma: float, lam: float, shrink: float, gen: torch.Generator,
             device: torch.device) -> torch.Tensor:
-    teacher = torch.randn(n, N, generator=gen, device=device, dtype=torch.float64)
-    teacher = teacher * (N**0.5 / torch.linalg.vector_norm(teacher, dim=-1, keepdim=True))
-    X = torch.randn(n, P, N, generator=gen, device=device, dtype=torch.float64) / N**0.5
-    noise = torch.randn(n, P, generator=gen, device=device, dtype=torch.float64)
-    y = torch.einsum("bpn,bn->bp", X, teacher) + sigma * noise
-    if lam > 0:
-        gram = X.transpose(1, 2) @ X + lam * torch.eye(N, dtype=torch.float64, device=device)
-        w = torch.linalg.solve(gram, torch.einsum("bpn,bp->bn", X, y))
-    elif P >= N:  # the pseudo-inverse of a full-rank tall X: the normal equations
-        w = torch.linalg.solve(X.transpose(1, 2) @ X, torch.einsum("bpn,bp->bn", X, y))
-    else:  # wide X: the minimum-norm solution X' (X X')^-1 y
-        w = torch.einsum("bpn,bp->bn", X, torch.linalg.solve(X @ X.transpose(1, 2), y))
-    w = w / (1 + shrink)
-    return ((w - teacher) ** 2).sum(dim=-1) / N
+    """E[||w - w*||^2/N | X] of ``n`` sampled designs X [n, P, N], from the eigenvalues of their Gram matrices."""
+    Z = torch.randn(n, P, N, generator=gen, device=device, dtype=torch.float64)  # X = Z / sqrt(N)
+    gram = Z.transpose(1, 2) @ Z if P >= N else Z @ Z.transpose(1, 2)  # the m = min(P, N) nonzero eigenvalues
+    s = torch.linalg.eigvalsh(gram) / N  # those of X'X: the scale is applied to m numbers, not to P N draws
+    r = s / ((s + lam) * (1 + shrink))  # w_i / a_i on eigendirection i, the pseudo-inverse when lam = 0
+    return ((N - s.shape[-1]) + ((r - 1) ** 2 + sigma**2 * r**2 / s).sum(dim=-1)) / N
 
 
 def _ladder(**settings: float) -> list[dict[str, Any]]:
@@ -125,8 +137,9 @@ def simulate_bn_training(points: list[dict[str, Any]], n: int, gen: torch.Genera
         for norm, zetas in (("batch", [0.0]), ("population", [0.0, BN_ZETA_PN])):
             sub = torch.Generator(device=device)
             sub.manual_seed(seed)  # the same initial w and the same batches for BN and PN
-            runs[norm] = train(problems, M, int(p["epochs"]), 0.1 * N, sub, device, normalization=norm, zeta=zetas,
-                               eta_affine=0.1)
+            with one_thread():  # thousands of SGD steps on [B, M, N] tensors: a second thread only spins
+                runs[norm] = train(problems, M, int(p["epochs"]), 0.1 * N, sub, device, normalization=norm,
+                                   zeta=zetas, eta_affine=0.1)
         v_ls, _ = least_squares_weights(problems, intercept=True)
         v_ridge, _ = ridge_weights(problems, 1 / (2 * M), intercept=True)
         bn_v, pn_v = runs["batch"]["v"][0], runs["population"]["v"][1]
@@ -189,8 +202,9 @@ def simulate_bn_batch_sizes(points: list[dict[str, Any]], n: int, gen: torch.Gen
         for m in (int(p["M_small"]), int(p["M_large"])):
             sub = torch.Generator(device=device)
             sub.manual_seed(seed)
-            eps.append(train(problems, m, int(p["epochs"]), 0.1 * N, sub, device, normalization="batch",
-                             eta_affine=0.1)["eps_gen"])
+            with one_thread():
+                eps.append(train(problems, m, int(p["epochs"]), 0.1 * N, sub, device, normalization="batch",
+                                 eta_affine=0.1)["eps_gen"])
         out.append((eps[0] - eps[1]).unsqueeze(-1))
     return torch.stack(out)
 
