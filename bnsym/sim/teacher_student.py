@@ -43,14 +43,23 @@ Order of draws from the generator, all ``torch.randn`` in the working dtype on `
 1. the teacher directions g, shape [replicas, N];
 2. the vectors v is made from, shape [replicas, N];
 3. the inputs, sqrt(N) x, in consecutive blocks of shape [K, replicas, N] (step-major), in
-   ``draw_dtype`` when one is given (then converted to the working dtype),
-   K steps per block, K = min(remaining steps, max(1, 64 MiB // (replicas N itemsize))).
+   ``draw_dtype`` when one is given (each step's slice is converted to the working dtype, then
+   scaled by 1/sqrt(N)), K steps per block, K = min(remaining steps, max(1, 64 MiB // (replicas N
+   itemsize))).
 The block sizes follow from (replicas, N, dtype, steps), so a seed on a device always gives the
-same run; a run of fewer steps is not, in general, a prefix of a longer one's draws.
+same run; a run of fewer steps is not, in general, a prefix of a longer one's draws. On a CPU
+the next block is drawn in a background thread while the steps of the current one run: from the
+same generator, one block after the other, so the numbers are those of a serial run.
 
 Divergence. Nothing is clamped and no exception is raised: non-finite values propagate through
 the arithmetic. A run is marked diverged at the first step at which ||w||^2, s or gamma is not
 finite; all of its records from that step on are nan, as is any record that is not finite.
+
+The reduced chain. ``online_sgd_reduced`` runs the same process as the exact Markov chain of
+(w.u*, ||w - (w.u*) u*||, gamma), with u* = w* / ||w*||: by rotation invariance of the Gaussian
+input, one step needs two standard normals and one chi^2_{N-2} draw per run instead of N normals,
+and the order parameters have exactly the law of the N-dimensional run's (its docstring gives
+the argument). ``online_sgd`` is the N-dimensional reference.
 
 Nothing here evaluates a formula of the theory (no Gaussian expectation, no ODE): the functions
 only run the stochastic process. ``gaussian_pair_terms`` samples the pair (s, t) directly, for
@@ -60,8 +69,9 @@ Monte Carlo estimates of the Gaussian expectations in the theory's ODEs.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import torch
 
@@ -277,6 +287,28 @@ def _initial_state(replicas: int, N: int, R0: float, L0: float, generator: torch
     return w_star, w
 
 
+def _run_arguments(student: object, N: object, etas: object, replicas: object, times: object, gamma0: object,
+                   R0: object, L0: object, generator: object, device: torch.device | str, dtype: object,
+                   draw_dtype: object, progress: object) -> tuple[int, int, list[float], list[int], float, float,
+                                                                   float, torch.device, torch.dtype, torch.dtype]:
+    """The checked arguments of a run: (N, replicas, etas, record steps, gamma0, R0, L0, device, dtype, draw dtype)."""
+    if not isinstance(student, Student):
+        raise UsageError(f"student must be a Student, got {student!r}")
+    N = _check_count("N", N, 2)
+    replicas = _check_count("replicas", replicas, 1)
+    eta_values = _as_vector("etas", etas)
+    if any(eta < 0 for eta in eta_values):
+        raise UsageError(f"etas must be >= 0, got {eta_values!r}")
+    record_steps = _record_steps(times, N)
+    gamma0, R0, L0 = _initial_scales(student.method, gamma0, R0, L0)
+    device = _check_device(generator, device)
+    dtype = _check_dtype(dtype)
+    draw_dtype = dtype if draw_dtype is None else _check_dtype(draw_dtype)
+    if progress is not None and not callable(progress):
+        raise UsageError(f"progress must be callable as progress(steps_done, total_steps), got {progress!r}")
+    return N, replicas, eta_values, record_steps, gamma0, R0, L0, device, dtype, draw_dtype
+
+
 def online_sgd(student: Student, N: int, etas: Sequence[float] | torch.Tensor, replicas: int,
                times: Sequence[float] | torch.Tensor, *, gamma0: float, R0: float, L0: float | None = None,
                generator: torch.Generator, device: torch.device | str, dtype: torch.dtype = torch.float64,
@@ -295,21 +327,8 @@ def online_sgd(student: Student, N: int, etas: Sequence[float] | torch.Tensor, r
     CPU, and they only round each input coordinate to 24 bits (a relative change of 6e-8 in
     the law of x), while every step is still computed in ``dtype``.
     """
-    if not isinstance(student, Student):
-        raise UsageError(f"student must be a Student, got {student!r}")
-    N = _check_count("N", N, 2)
-    replicas = _check_count("replicas", replicas, 1)
-    eta_values = _as_vector("etas", etas)
-    if any(eta < 0 for eta in eta_values):
-        raise UsageError(f"etas must be >= 0, got {eta_values!r}")
-    record_steps = _record_steps(times, N)
-    gamma0, R0, L0 = _initial_scales(student.method, gamma0, R0, L0)
-    device = _check_device(generator, device)
-    dtype = _check_dtype(dtype)
-    draw_dtype = dtype if draw_dtype is None else _check_dtype(draw_dtype)
-    if progress is not None and not callable(progress):
-        raise UsageError(f"progress must be callable as progress(steps_done, total_steps), got {progress!r}")
-
+    N, replicas, eta_values, record_steps, gamma0, R0, L0, device, dtype, draw_dtype = _run_arguments(
+        student, N, etas, replicas, times, gamma0, R0, L0, generator, device, dtype, draw_dtype, progress)
     n_etas = len(eta_values)
     eta = torch.tensor(eta_values, dtype=dtype, device=device).unsqueeze(-1)  # [E, 1]
     eta_gamma = eta / N if student.gamma_rate == "corrected" else eta
@@ -337,22 +356,237 @@ def online_sgd(student: Student, N: int, etas: Sequence[float] | torch.Tensor, r
 
     total = max(record_steps)
     block = max(1, BLOCK_BYTES // (replicas * N * torch.empty((), dtype=dtype).element_size()))
+    sizes = [min(block, total - start) for start in range(0, total, block)]
     inverse_sqrt_n = 1.0 / math.sqrt(N)
+    x = torch.empty((replicas, N), dtype=dtype, device=device)
     done = 0
-    while True:
-        if done in columns:
-            record(done)
-        if done == total:
-            break
-        steps = min(block, total - done)
-        inputs = torch.randn((steps, replicas, N), generator=generator, device=device, dtype=draw_dtype).to(dtype)
-        inputs.mul_(inverse_sqrt_n)  # x ~ N(0, I/N)
-        labels = _activation(student.activation, torch.einsum("krn,rn->kr", inputs, w_star))
-        for k in range(steps):
-            gamma, check = _step(student, w, gamma, inputs[k], labels[k], eta, eta_gamma, target_norm)
+    if done in columns:
+        record(done)
+    for inputs in _input_blocks(sizes, (replicas, N), generator, device, draw_dtype):
+        for k in range(inputs.shape[0]):
+            x.copy_(inputs[k]).mul_(inverse_sqrt_n)  # x ~ N(0, I/N), in the working dtype
+            label = _activation(student.activation, _vecdot(x, w_star))
+            gamma, check = _step(student, w, gamma, x, label, eta, eta_gamma, target_norm)
             finite &= torch.isfinite(check)
             done += 1
-            if k < steps - 1 and done in columns:
+            if done in columns:
+                record(done)
+        if progress is not None:
+            progress(done, total)
+    return records
+
+
+def _input_blocks(sizes: list[int], shape: tuple[int, int], generator: torch.Generator, device: torch.device,
+                  dtype: torch.dtype) -> Iterator[torch.Tensor]:
+    """The blocks of input draws, randn((K, *shape)) for each K of ``sizes`` in turn, from ``generator``.
+
+    On a CPU the next block is drawn in a background thread while the caller steps through the
+    current one (randn runs on one core, the step's arithmetic on the others); the blocks are drawn
+    one after the other from the same generator, so they are the numbers a serial loop would draw.
+    """
+    def draw(steps: int) -> torch.Tensor:
+        return torch.randn((steps, *shape), generator=generator, device=device, dtype=dtype)
+
+    return _drawn_ahead(draw, sizes, device)
+
+
+Drawn = TypeVar("Drawn")
+
+
+def _drawn_ahead(draw: Callable[[int], Drawn], sizes: list[int], device: torch.device) -> Iterator[Drawn]:
+    """draw(K) for each K of ``sizes`` in turn; on a CPU each is drawn in a background thread while the
+    caller works through the one before (one draw at a time, in order, so the numbers are the serial ones)."""
+    if device.type != "cpu" or len(sizes) < 2:
+        for steps in sizes:
+            yield draw(steps)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(draw, sizes[0])
+        for following in [*sizes[1:], None]:
+            current = pending.result()
+            if following is not None:
+                pending = pool.submit(draw, following)
+            yield current
+
+
+# --- the reduced chain ------------------------------------------------------------------------------------------
+
+REDUCED_BLOCK_BYTES = 4 * 2**20  # cap on one block of coordinate draws (small, so that drawing ahead overlaps)
+
+
+def chi_square(dof: int, shape: tuple[int, ...], generator: torch.Generator, device: torch.device | str,
+               dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Independent chi-square draws with ``dof`` degrees of freedom: 2 Gamma(dof / 2), exactly.
+
+    The gamma variates come from ``torch._standard_gamma`` driven by ``generator`` (Marsaglia and
+    Tsang's rejection method, exact in law); ``dof = 0`` gives zeros (the law of an empty sum of squares).
+    """
+    dof = _check_count("dof", dof, 0)
+    device = _check_device(generator, device)
+    dtype = _check_dtype(dtype)
+    if dof == 0:
+        return torch.zeros(shape, dtype=dtype, device=device)
+    shape_parameter = torch.full(shape, dof / 2.0, dtype=dtype, device=device)
+    return torch._standard_gamma(shape_parameter, generator=generator).mul_(2.0)
+
+
+def _reduced_step(student: Student, root_n: float, parallel: torch.Tensor, perpendicular: torch.Tensor,
+                  gamma: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor, rest: torch.Tensor, eta: torch.Tensor,
+                  eta_gamma: torch.Tensor,
+                  target_norm: float | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One SGD step of the reduced state: (new parallel, new perpendicular, new gamma, divergence probe).
+
+    The state is p = w.u*, q = ||w - p u*|| >= 0 and gamma; the input enters through
+    sqrt(N) x = z1 u* + z2 e + y with e = (w - p u*) / q and y orthogonal to both, rest = ||y||^2.
+    Then w*.x = z1, w.x = (p z1 + q z2) / sqrt(N), and the update w <- (1 + c2) w + c1 x gives
+    p <- (1 + c2) p + c1 z1 / sqrt(N) and q^2 <- ((1 + c2) q + c1 z2 / sqrt(N))^2 + c1^2 rest / N,
+    with c1, c2 those of :func:`_step`. The probe is finite iff the run has not diverged (as in _step).
+    """
+    label = _activation(student.activation, z1)
+    projection = parallel * z1 + perpendicular * z2  # sqrt(N) w.x
+    if student.method == "sgd":
+        wx = projection / root_n
+        g_s, slope = activation_and_slope(student.activation, wx)
+        along_x = eta * slope * (label - g_s) / root_n  # c1 / sqrt(N)
+        new_parallel = parallel + along_x * z1
+        new_perpendicular = torch.sqrt((perpendicular + along_x * z2).square() + along_x.square() * rest)
+        return new_parallel, new_perpendicular, gamma, wx + gamma
+    squared_norm = parallel.square() + perpendicular.square()
+    inverse_norm = torch.rsqrt(squared_norm)
+    field = projection * inverse_norm  # ds/dgamma = sqrt(N) w.x / ||w||
+    s = gamma * field
+    g_s, slope = activation_and_slope(student.activation, s)
+    delta = slope * (label - g_s)
+    eta_delta = eta * delta
+    along_x = eta_delta * gamma * inverse_norm  # c1 / sqrt(N)
+    keep_w = 1.0 - eta_delta * s * inverse_norm.square()  # 1 + c2
+    if student.method == "bn":
+        new_gamma = gamma + eta_gamma * (delta * field - student.zeta * gamma)
+    else:
+        new_gamma = gamma
+    new_parallel = keep_w * parallel + along_x * z1
+    new_perpendicular = torch.sqrt((keep_w * perpendicular + along_x * z2).square() + along_x.square() * rest)
+    if target_norm is not None:
+        rescale = target_norm * torch.rsqrt(new_parallel.square() + new_perpendicular.square())
+        new_parallel = new_parallel * rescale
+        new_perpendicular = new_perpendicular * rescale
+    return new_parallel, new_perpendicular, new_gamma, s + squared_norm + new_gamma
+
+
+def reduced_sgd_step(student: Student, N: int, parallel: torch.Tensor, perpendicular: torch.Tensor,
+                     gamma: torch.Tensor | float, coordinates: torch.Tensor, rest: torch.Tensor,
+                     eta: torch.Tensor | float,
+                     target_norm: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The step :func:`online_sgd_reduced` takes: returns (new parallel, new perpendicular, new gamma).
+
+    ``parallel`` = w.u* and ``perpendicular`` = ||w - (w.u*) u*|| (u* = w* / ||w*||, ||w*|| = sqrt(N))
+    have shape [...]; ``coordinates`` [..., 2] are (z1, z2) and ``rest`` [...] is ||y||^2 of the input
+    sqrt(N) x = z1 u* + z2 e + y (e the unit vector along w - (w.u*) u*, y orthogonal to u* and e).
+    ``gamma``, ``eta`` and ``target_norm`` are as in :func:`sgd_step`. The inputs are not modified.
+    """
+    if not isinstance(student, Student):
+        raise UsageError(f"student must be a Student, got {student!r}")
+    N = _check_count("N", N, 2)
+    if parallel.shape != perpendicular.shape or parallel.shape != rest.shape \
+            or coordinates.shape != (*parallel.shape, 2):
+        raise UsageError(f"parallel, perpendicular and rest must share one shape [...], coordinates [..., 2], got "
+                         f"{tuple(parallel.shape)}, {tuple(perpendicular.shape)}, {tuple(rest.shape)} and "
+                         f"{tuple(coordinates.shape)}")
+    gamma_t = torch.as_tensor(gamma, dtype=parallel.dtype, device=parallel.device).expand(parallel.shape)
+    eta_t = torch.as_tensor(eta, dtype=parallel.dtype, device=parallel.device).expand(parallel.shape)
+    eta_gamma = eta_t / N if student.gamma_rate == "corrected" else eta_t
+    new_parallel, new_perpendicular, new_gamma, _ = _reduced_step(
+        student, math.sqrt(N), parallel, perpendicular, gamma_t, coordinates[..., 0], coordinates[..., 1], rest,
+        eta_t, eta_gamma, target_norm)
+    return new_parallel, new_perpendicular, new_gamma.clone()
+
+
+def online_sgd_reduced(student: Student, N: int, etas: Sequence[float] | torch.Tensor, replicas: int,
+                       times: Sequence[float] | torch.Tensor, *, gamma0: float, R0: float, L0: float | None = None,
+                       generator: torch.Generator, device: torch.device | str, dtype: torch.dtype = torch.float64,
+                       draw_dtype: torch.dtype | None = None, progress: Progress | None = None) -> torch.Tensor:
+    """The order parameters of :func:`online_sgd`, run as the exact Markov chain of a reduced state.
+
+    Same arguments, checks, output ([len(etas), replicas, len(times), 3], columns (gamma, R, L), or
+    (L, R, L) for ``sgd``), records, divergence marking and ``progress`` calls as :func:`online_sgd`;
+    what differs is how a step is drawn: three random numbers per run instead of N.
+
+    The reduction. Take u* = w* / ||w*||, ||w*|| = sqrt(N), and write the student as
+    w = p u* + q e with p = w.u*, q = ||w - p u*|| >= 0 and e the unit vector along w - p u*.
+    A step uses the input only through w*.x, w.x and ||x||^2 (module docstring: both updates of
+    w are w <- (1 + c2) w + c1 x, with c1, c2 functions of w.x, w*.x, ||w|| and gamma; the
+    gamma step uses s and delta only), and the new (p, q) follow from them exactly: with
+    sqrt(N) x = z1 u* + z2 e + y, y orthogonal to u* and e,
+    p' = (1 + c2) p + c1 z1 / sqrt(N) and q'^2 = ((1 + c2) q + c1 z2 / sqrt(N))^2 + c1^2 ||y||^2 / N.
+    For x ~ N(0, I/N) and any state, rotation invariance of the standard Gaussian sqrt(N) x gives
+    z1, z2 i.i.d. N(0, 1) and ||y||^2 ~ chi^2_{N-2}, the three independent of each other and of
+    the past (the past enters only through the basis (u*, e), which the law of a fresh x does
+    not see). So (p, q, gamma) is a Markov chain whose transition law is that of the
+    N-dimensional process: its records have exactly the law of :func:`online_sgd`'s, at every
+    learning rate. When w lies along w* (q = 0, e undefined) the step sees z1 and ||x_perp||^2 =
+    z2^2 + ||y||^2 ~ chi^2_{N-1}, which is the law of the complement of u* alone, so the same
+    formulas hold there too. The initial state is p = R0 L0 sqrt(N), q = sqrt(1 - R0^2) L0 sqrt(N),
+    gamma = gamma0 (L0 is gamma0 for ``sgd``); R = p / ||w||, L = ||w|| / sqrt(N), ||w||^2 = p^2 + q^2.
+    This is a fact about the Gaussian input law only; nothing of the theory's ODE is used.
+
+    Common random numbers. The runs of replica r at all learning rates take the same (z1, z2, ||y||^2)
+    at each step, each in the basis of its own state. Every learning rate's runs have the exact
+    law; the coupling across learning rates is one of shared coordinates, not of one shared input
+    vector x, so the joint law of two learning rates' runs differs from :func:`online_sgd`'s.
+
+    Order of draws from the generator, per block of K steps (step-major), in ``draw_dtype`` (default
+    ``dtype``) on ``device``, then converted to ``dtype``: first ``torch.randn((K, 2, replicas))``, the
+    (z1, z2) of each step and replica; then :func:`chi_square` with N - 2 degrees of freedom of shape
+    (K, replicas), the ||y||^2. K = min(remaining steps, max(1, 4 MiB // (3 replicas itemsize))).
+    Nothing is drawn for the initial state. On a CPU the next block is drawn in a background thread
+    while the steps of the current one run (one block after the other, so the numbers are the serial ones).
+    """
+    N, replicas, eta_values, record_steps, gamma0, R0, L0, device, dtype, draw_dtype = _run_arguments(
+        student, N, etas, replicas, times, gamma0, R0, L0, generator, device, dtype, draw_dtype, progress)
+    n_etas = len(eta_values)
+    root_n = math.sqrt(N)
+    eta = torch.tensor(eta_values, dtype=dtype, device=device).unsqueeze(-1)  # [E, 1]
+    eta_gamma = eta / N if student.gamma_rate == "corrected" else eta
+    shape = (n_etas, replicas)
+    parallel = torch.full(shape, R0 * L0 * root_n, dtype=dtype, device=device)
+    perpendicular = torch.full(shape, math.sqrt(max(0.0, 1.0 - R0 * R0)) * L0 * root_n, dtype=dtype, device=device)
+    gamma = torch.full(shape, gamma0, dtype=dtype, device=device)
+    target_norm = L0 * root_n if student.frozen_length else None
+    finite = torch.ones(shape, dtype=torch.bool, device=device)
+
+    columns: dict[int, list[int]] = {}
+    for column, step in enumerate(record_steps):
+        columns.setdefault(step, []).append(column)
+    records = torch.empty((n_etas, replicas, len(record_steps), 3), dtype=dtype, device=device)
+
+    def record(step: int) -> None:
+        norm = torch.hypot(parallel, perpendicular)
+        length = norm / root_n
+        scale = length if student.method == "sgd" else gamma
+        values = torch.stack((scale, parallel / norm, length), dim=-1)
+        values = values.masked_fill(~(finite & torch.isfinite(values).all(dim=-1)).unsqueeze(-1), math.nan)
+        for column in columns[step]:
+            records[:, :, column, :] = values
+
+    def draw(steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+        z = torch.randn((steps, 2, replicas), generator=generator, device=device, dtype=draw_dtype)
+        rest = chi_square(N - 2, (steps, replicas), generator, device, draw_dtype)
+        return z.to(dtype), rest.to(dtype)
+
+    total = max(record_steps)
+    block = max(1, REDUCED_BLOCK_BYTES // (3 * replicas * torch.empty((), dtype=dtype).element_size()))
+    sizes = [min(block, total - start) for start in range(0, total, block)]
+    done = 0
+    if done in columns:
+        record(done)
+    for z, rest in _drawn_ahead(draw, sizes, device):
+        for k in range(z.shape[0]):
+            parallel, perpendicular, gamma, check = _reduced_step(
+                student, root_n, parallel, perpendicular, gamma, z[k, 0], z[k, 1], rest[k], eta, eta_gamma,
+                target_norm)
+            finite &= torch.isfinite(check)
+            done += 1
+            if done in columns:
                 record(done)
         if progress is not None:
             progress(done, total)

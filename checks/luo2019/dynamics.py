@@ -2,8 +2,11 @@
 
 * I1, I2, I3: the means of delta s, delta^2, delta t over sampled pairs (s, t) at six
   (gamma, R) points per activation, against the closed forms (z-test per point).
-* Eq. (6): the student is trained by online SGD at N = 250, 1000 and 4000 (a real weight
-  vector, a fresh Gaussian input per step, ``bnsym.sim.teacher_student``), and the mean
+* Eq. (6): the student is trained by online SGD at N = 250, 1000 and 4000 (a fresh Gaussian
+  input per step), run as the exact reduced chain of ``bnsym.sim.teacher_student``'s
+  ``online_sgd_reduced``: the state (w.u*, ||w - (w.u*) u*||, gamma) with two standard normals
+  and one chi^2_{N-2} per step, whose law is that of the N-dimensional run by rotation
+  invariance of the Gaussian input (not by any formula of the theory), and the mean
   order parameter at time t is compared with the numerical solution of the ODE by an
   order fit in N: the mean of an order parameter of an N-dimensional online SGD differs
   from its N -> oo limit by O(1/N) (the per-step increments are averages over N
@@ -13,9 +16,7 @@
   part of a constant that c1/N + c2/N^2 cannot fit is 39% of it (norm, equal weights) over
   N = 250, 1000, 4000, against 17% over N = 1000, 2000, 4000, which would need about five
   times the runs for the same resolution.
-* Inputs are drawn in float32 and every step is computed in float64 (draws are most of
-  the cost; the rounding changes the law of x by a relative 6e-8, far below any standard
-  error here).
+* Every draw and every step is in float64.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ from typing import Any, Callable
 import torch
 
 from bnsym.mc.engine import MonteCarloCheck
-from bnsym.sim.teacher_student import Student, gaussian_pair_terms, online_sgd
+from bnsym.sim.teacher_student import Student, gaussian_pair_terms, online_sgd_reduced
 from derivations.luo2019 import dynamics as D
 
 PAIR_POINTS = [{"gamma": g, "R": r} for g in (0.5, 1.5) for r in (-0.5, 0.6, 0.9)]  # no I_k near 0
 LADDER = (250, 1000, 4000)
 PAIRS = "pairs (s, t) = (gamma z1, R z1 + sqrt(1 - R^2) z2) of standard normals z1, z2"
-SGD = "online SGD of an N-dimensional student, fresh x ~ N(0, I/N) per step, mean over independent runs"
+SGD = ("online SGD of an N-dimensional student, fresh x ~ N(0, I/N) per step, run as the exact reduced chain of "
+       "(w.u*, ||w - (w.u*) u*||, gamma): 2 normals and 1 chi^2_{N-2} per step; mean over independent runs")
 
 
 def _pairs(activation: str) -> Callable[..., torch.Tensor]:
@@ -51,16 +53,17 @@ _TINY = 1e-300
 @functools.lru_cache(maxsize=None)  # one simulator per setting, so checks of one process share its draws
 def sgd_runs(method: str, activation: str, gamma_rate: str = "corrected",
              frozen_length: bool = False) -> Callable[..., torch.Tensor]:
-    """A simulator: each point runs ``n`` independent students to ``point['time']``; the points of one
-    call that share (zeta, N, time, initial state) run as one tensor over their learning rates."""
+    """A simulator: each point runs ``n`` independent students to ``point['time']`` (the exact reduced
+    chain, ``online_sgd_reduced``); the points of one call that share (zeta, N, time, initial state)
+    run as one tensor over their learning rates."""
     def simulate(points: list[dict[str, Any]], n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
         p0 = points[0]
         student = Student(method=method, activation=activation, zeta=float(p0.get("zeta", 0.0)),
                           gamma_rate=gamma_rate, frozen_length=frozen_length)
-        runs = online_sgd(student, N=int(p0["N"]), etas=[float(p["eta"]) for p in points], replicas=n,
-                          times=[float(p0["time"])], gamma0=float(p0.get("gamma_init", 1.0)),
-                          R0=float(p0["R_init"]), L0=None if method == "sgd" else float(p0.get("L_init", 1.0)),
-                          generator=gen, device=device, draw_dtype=torch.float32)
+        runs = online_sgd_reduced(student, N=int(p0["N"]), etas=[float(p["eta"]) for p in points], replicas=n,
+                                  times=[float(p0["time"])], gamma0=float(p0.get("gamma_init", 1.0)),
+                                  R0=float(p0["R_init"]), L0=None if method == "sgd" else float(p0.get("L_init", 1.0)),
+                                  generator=gen, device=device)
         final = runs[:, :, -1, :].to(torch.float64)  # [E, n, 3]: gamma, R, L
         gap = torch.log(torch.clamp(1 - final[..., 1], min=_TINY) / (1 - float(p0["R_init"])))
         return torch.stack([final[..., 0], final[..., 1], final[..., 2] ** 2, gap], dim=-1)
