@@ -122,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"mpmath digits, at least {MIN_DPS} (default 50)")
     v.add_argument("--seed", type=int, default=0, help="seed of the random points (default 0)")
     v.add_argument("--jobs", type=_positive_int, metavar="N",
-                   help="claims verified at once, in forked worker processes (default: the CPUs); verdicts do not"
-                        " depend on it")
+                   help="claims verified at once, in forked worker processes (default: the CPUs this process may"
+                        " use); verdicts do not depend on it, except that a claim near a wall-clock budget may be"
+                        " decided differently on busier cores")
 
     c = sub.add_parser("check", help="Monte Carlo checks of process claims", description=(
         "Run the Monte Carlo checks: simulate the real process on torch, and test each closed form with a "
@@ -372,7 +373,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         finished += 1
         say(f"[{finished}/{len(tasks)}] {v.status.value:<10} {v.claim_id} ({v.seconds:.1f} s)")
 
-    results = verify_all(tasks, settings, args.jobs or os.cpu_count() or 1, done)
+    results = verify_all(tasks, settings, args.jobs or _usable_cpus(), done)
     by_id = {task[2]: v for task, v in zip(tasks, results)}
     verdicts: list[Verdict] = [v for v in results if v is not None]
     report: list[dict[str, Any]] = []
@@ -402,6 +403,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if deferred:
         print(f"{len(deferred)} process claims are decided by Monte Carlo: run `bnsym check`")
     return code
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the platform tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -265,8 +265,9 @@ def _verify_task(index: int) -> tuple[int, Verdict | None]:
 def verify_all(tasks: list[Task], settings: Settings, jobs: int = 1,
                done: Any = None) -> list[Verdict | None]:
     """``verify_claim`` of every task, in task order; with ``jobs > 1`` claims run in that many forked worker
-    processes (the longest-looking first). Every claim's verdict is the same either way: its random points come
-    from ``settings.seed`` alone, not from what ran before it. ``done(verdict)`` is called as each one ends."""
+    processes (the longest-looking first). Every claim's random points come from ``settings.seed`` alone, not
+    from what ran before it, so the verdicts are the same either way, except where a wall-clock budget ends a
+    computation sooner on busier cores. ``done(verdict)`` is called as each one ends."""
     out: list[Verdict | None] = [None] * len(tasks)
     if jobs <= 1 or len(tasks) < 2 or not budgets_enforced():
         for i, (theorem, claim, claim_id, role) in enumerate(tasks):

@@ -228,3 +228,20 @@ def test_bngd_convergence_check_refutes_a_diverging_rate_a():
     check = next(c for c in CV.CHECKS if c.claim is C.bngd_converges)
     bad = [{**p, "epsilon_a": 2.5} for p in CV._bngd_points() if p["epsilon_a"] == 1.0]
     assert _status(C.bngd_converges, dataclasses.replace(check, points=bad), 32) == Status.REFUTED
+
+
+def test_stop_at_hit_changes_no_statistic_the_checks_read() -> None:
+    """Runs that leave the tensors at their hit record the same hit iterations, and the same gap there up to
+    round-off, as runs that step to T; runs that never reach tol are unchanged too."""
+    from bnsym.sim import bngd as S
+    from checks.cai2019.convergence import _problems
+
+    gen = torch.Generator().manual_seed(3)
+    problems, a0, w0 = _problems(96, 10, gen, torch.device("cpu"))
+    eps = [0.1, 1.0, 10.0, 400.0]  # slow, fast, fast, unstable: some runs never reach tol
+    full = S.bngd(problems, eps, [1.0] * len(eps), a0, w0, 3000, tol=1e-4)
+    early = S.bngd(problems, eps, [1.0] * len(eps), a0, w0, 3000, tol=1e-4, stop_at_hit=True)
+    assert torch.equal(full.hit, early.hit)
+    reached = torch.isfinite(full.hit)
+    assert bool(reached.any()) and not bool(reached.all())
+    assert torch.allclose(early.gap_at_hit[reached], full.gap_at_hit[reached], rtol=1e-9, atol=0.0)

@@ -30,7 +30,8 @@ def render(out: dict[str, Any]) -> str:
     lines = [
         "# Benchmarks: time to a verdict",
         "",
-        "Written by `bnsym bench --markdown` from one run; every figure below was measured in that run.",
+        "Written by `bnsym bench --markdown` from one run; every figure in the tables and lines below was measured",
+        "in that run (the notes on each family describe its estimators).",
         "",
         f"- command: `{out['command_line']}`",
         f"- machine: {env['processor']}, {env['cpus']} CPUs, torch threads {env['torch_threads']};"

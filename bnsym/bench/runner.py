@@ -15,9 +15,10 @@ For bnsym the projection is also run for real when it takes less than ``direct_s
 and the measured time and achieved resolution are reported beside it.
 
 Agreement. The three estimates of the same quantity must agree: a baseline whose estimate
-differs from bnsym's by more than ``bonferroni_z(alpha, comparisons)`` combined standard
-errors is reported as a disagreement (exit code 1), since one of the two simulations is not
-the process it claims to be.
+differs from bnsym's by more than the two-sided Student-t quantile at ``alpha`` split over all
+the comparisons of the run (two per family), with the degrees of freedom of the smaller
+sample, in combined standard errors is reported as a disagreement (exit code 1), since one
+of the two simulations is not the process it claims to be.
 
 Scaling. bnsym and the vectorized baseline are run at 1, 2, 4 and 8 times a base number of
 units (an eighth of the timing run's units; for bnsym at least one chunk of the check, so that
@@ -48,7 +49,7 @@ import torch
 from ..claims import Measurement
 from ..errors import UsageError
 from ..mc.engine import MonteCarloCheck, claimed_values, seed_for, tested_parts
-from ..mc.stats import POWER, bonferroni_z, normal_quantile
+from ..mc.stats import POWER, normal_quantile, student_t_quantile
 from ..mc.stream import MomentAccumulator
 from .family import Extra, Family
 
@@ -264,7 +265,8 @@ def find_point(family: Family, check: MonteCarloCheck) -> dict[str, Any]:
 
 def run_family(family: Family, check: MonteCarloCheck, theorem: Any, *, device: torch.device, seed: int,
                min_seconds: float, resolution: float, alpha: float, direct_seconds: float, with_scaling: bool,
-               with_limits: bool, say: Callable[[str], None], quick_scaling: bool = False) -> FamilyResult:
+               with_limits: bool, say: Callable[[str], None], quick_scaling: bool = False,
+               comparisons: int = len(ESTIMATORS) - 1) -> FamilyResult:
     point = find_point(family, check)
     claimed = claimed_values(check.claim, theorem, [point])[0]
     tested_values, tested_name = tested_parts(check.claim, [point], [claimed])
@@ -275,12 +277,14 @@ def run_family(family: Family, check: MonteCarloCheck, theorem: Any, *, device: 
     starts = {"bnsym": VECTOR_START, "numpy loop": LOOP_START, "numpy vectorized": VECTOR_START}
     say(f"{family.key}: {family.claim} at {_point_text(family)}")
     timings = {name: time_until(run, name, starts[name], min_seconds, say) for name, run in runs.items()}
-    z_agree = bonferroni_z(alpha, len(ESTIMATORS) - 1)
     disagreements = []
     ours = timings["bnsym"]
     for name in ESTIMATORS[1:]:
         other = timings[name]
-        gap = abs(other.estimate - ours.estimate) / math.hypot(other.stderr, ours.stderr)
+        z_agree = student_t_quantile(1 - alpha / (2 * comparisons), min(other.units, ours.units) - 1)
+        spread = math.hypot(other.stderr, ours.stderr)
+        gap = abs(other.estimate - ours.estimate) / spread if spread > 0 else (
+            0.0 if other.estimate == ours.estimate else math.inf)
         if not gap <= z_agree:
             disagreements.append(f"{family.key}: {name} estimates {other.estimate:.6g} +- {other.stderr:.2g},"
                                  f" bnsym {ours.estimate:.6g} +- {ours.stderr:.2g} ({gap:.1f} standard errors,"

@@ -33,7 +33,8 @@ Early stop. With ``stop_at_hit``, a run that has reached tol leaves the tensors 
 iterations, once such runs are at least 1/RETIRE_SHARE of those still stepping), so that the work
 follows the iterations each run needs, not the slowest run's. Its ``hit`` and ``gap_at_hit`` are
 final at the hit; ``last_k``, ``last_gap`` and the final state are those of the iteration it left at,
-at or after its hit. Runs that do not reach tol step to the end, as without it.
+at or after its hit. Runs that do not reach tol step to the end, as without it (up to round-off: the
+runs left in the tensors are reduced in a different layout).
 """
 
 from __future__ import annotations
