@@ -330,7 +330,8 @@ def test_cli_verify_of_a_hanging_file_returns_within_its_budgets(
     capsys.readouterr()
     with counted_budgets() as calls:
         t0 = time.perf_counter()
-        exit_code = main(["verify", str(path), "--budget", "0.5", "--quiet", "--json"])
+        # one job: the budgets are counted in this process (workers of --jobs N would spend them unseen)
+        exit_code = main(["verify", str(path), "--budget", "0.5", "--quiet", "--json", "--jobs", "1"])
         elapsed = time.perf_counter() - t0
     out, err = capsys.readouterr()
     report = json.loads(out)
