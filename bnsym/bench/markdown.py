@@ -102,7 +102,8 @@ def render(out: dict[str, Any]) -> str:
         if f["limits"]:
             lim = f["limits"]
             lines += ["", f"Device limits on this run's device: `torch.randn` fills {_g(lim['randn_per_s'])} float64"
-                          f" draws/s; a tensor copy moves {_g(lim['copy_bytes_per_s'] / 1e9)} GB/s. bnsym's estimator"
+                          f" draws/s; a copy of a chunk-sized tensor moves {_g(lim['copy_bytes_per_s'] / 1e9)}"
+                          " GB/s (on a CPU partly in cache). bnsym's estimator"
                           f" draws {_g(lim['draws_per_s'])}/s: {100 * lim['rng_fraction']:.2g}% of the random-number"
                           f" rate, and at least {100 * lim['bandwidth_fraction_lower_bound']:.2g}% of the bandwidth"
                           " (16 bytes per draw, the least any simulation moves)."]

@@ -21,10 +21,10 @@ sample, in combined standard errors is reported as a disagreement (exit code 1),
 of the two simulations is not the process it claims to be.
 
 Scaling. bnsym and the vectorized baseline are run at 1, 2, 4 and 8 times a base number of
-units (an eighth of the timing run's units; for bnsym at least one chunk of the check, so that
-the runs stream 1 to 8 chunks or more); the time exponent is the least-squares slope of log
-time on log units, and the peak resident memory above the run's start is read from
-``/proc/self/status`` (``VmHWM`` after a reset through ``/proc/self/clear_refs``; on CUDA the
+units (an eighth of the timing run's units; for bnsym at least one chunk of the check, so
+that the runs stream 1 to 8 chunks, or the timing run's units where a chunk takes longer);
+the time exponent is the least-squares slope of log time on log units, and the peak resident
+memory above the run's start is read from ``/proc/self/status`` (``VmHWM`` after a reset through ``/proc/self/clear_refs``; on CUDA the
 allocator's peak), where the platform provides it.
 
 Device limits. On the run's device: the rate of ``torch.randn`` filling a float64 tensor of
@@ -305,8 +305,8 @@ def run_family(family: Family, check: MonteCarloCheck, theorem: Any, *, device: 
     if with_scaling:
         for name in ("bnsym", "numpy vectorized"):
             base = max(2, timings[name].units // SCALING_FACTORS[-1])
-            if name == "bnsym" and not quick_scaling:  # runs of 1 to 8 chunks at least, so that streaming shows
-                base = max(base, check.chunk_units([point]))
+            if name == "bnsym" and not quick_scaling:  # runs of 1 to 8 chunks, so that streaming shows, unless a
+                base = max(base, min(check.chunk_units([point]), timings[name].units))  # chunk outlasts the timing
             scale_rows[name] = scaling(runs[name], base, device)
     limits = None
     if with_limits:
