@@ -24,8 +24,8 @@ Scaling. bnsym and the vectorized baseline are run at 1, 2, 4 and 8 times a base
 units (an eighth of the timing run's units; for bnsym at least one chunk of the check, so
 that the runs stream 1 to 8 chunks, or the timing run's units where a chunk takes longer);
 the time exponent is the least-squares slope of log time on log units, and the peak resident
-memory above the run's start is read from ``/proc/self/status`` (``VmHWM`` after a reset through ``/proc/self/clear_refs``; on CUDA the
-allocator's peak), where the platform provides it.
+memory above the run's start is read from ``/proc/self/status`` (``VmHWM`` after a reset
+through ``/proc/self/clear_refs``; on CUDA the allocator's peak), where the platform provides it.
 
 Device limits. On the run's device: the rate of ``torch.randn`` filling a float64 tensor of
 one chunk, and the bandwidth of copying such a tensor (8 bytes read and 8 written per
