@@ -19,9 +19,10 @@ from bnsym.bench.batch_statistics import FAMILY
 from bnsym.bench.runner import find_point
 from bnsym.mc.engine import MonteCarloCheck, claimed_values
 from bnsym.mc.stats import bonferroni_z, normal_quantile
-from bnsym.registry import Catalog, home, load_package_module
+from bnsym.registry import Catalog
 from bnsym.sim.batchnorm import integral_of_activation, loss_gap
 from bnsym.sim.laws import sample
+from tests.bench_support import bnsym_observations, estimate, family_catalog, z_gap
 
 ALPHA = 0.001
 MISS = 1e-6  # the power test may fail to see a real shift with at most this probability
@@ -30,9 +31,7 @@ LAWS = ("gaussian", "laplace", "uniform", "exponential", "student_t7")
 
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
-    root = home()
-    assert root is not None
-    return load_package_module(root, FAMILY.claim.split(".")[0], Catalog(), with_checks=True)
+    return family_catalog(FAMILY)
 
 
 @pytest.fixture(scope="module")
@@ -46,22 +45,6 @@ def point(check: MonteCarloCheck) -> dict[str, Any]:
     return find_point(FAMILY, check)
 
 
-def _bnsym(check: MonteCarloCheck, point: dict[str, Any], units: int, seed: int) -> np.ndarray:
-    obs = check.simulate([point], units, torch.Generator().manual_seed(seed), torch.device("cpu"))
-    assert obs.shape == (1, units, 1)
-    return obs[0].numpy()
-
-
-def _estimate(check: MonteCarloCheck, point: dict[str, Any], obs: np.ndarray) -> tuple[float, float]:
-    """The check's estimand of the mean observation, and its standard error (one column: the mean's)."""
-    value = float(check.estimand(torch.from_numpy(obs.mean(axis=0)), point))
-    return value, float(obs[:, 0].std(ddof=1) / math.sqrt(len(obs)))
-
-
-def _z(a: tuple[float, float], b: tuple[float, float]) -> float:
-    return abs(a[0] - b[0]) / math.hypot(a[1], b[1])
-
-
 def test_family_names_a_point_of_its_check(point: dict[str, Any]) -> None:
     assert point["law"] == "gaussian" and point["M"] == 32
     assert (point["gamma"], point["beta"]) == (point["gamma_star"], point["beta_star"])  # at the optimum
@@ -69,7 +52,7 @@ def test_family_names_a_point_of_its_check(point: dict[str, Any]) -> None:
 
 
 def test_observations_have_the_simulator_layout(check: MonteCarloCheck, point: dict[str, Any]) -> None:
-    columns = _bnsym(check, point, 3, 0).shape[1]
+    columns = bnsym_observations(check, point, 3, 0).shape[1]
     for observe, units in ((FAMILY.loop, 5), (FAMILY.vectorized, 7)):
         obs = observe(point, units, np.random.default_rng(0))
         assert obs.shape == (units, columns) and obs.dtype == np.float64 and np.isfinite(obs).all()
@@ -94,13 +77,13 @@ def test_control_variate_is_inactive_at_this_point(point: dict[str, Any], one_to
 
 def test_baselines_agree_with_the_check_simulator(check: MonteCarloCheck, point: dict[str, Any],
                                                   one_torch_thread: None) -> None:
-    estimates = {"bnsym": _estimate(check, point, _bnsym(check, point, 20_000, 1)),
-                 "loop": _estimate(check, point, FAMILY.loop(point, 2_000, np.random.default_rng(2))),
-                 "vectorized": _estimate(check, point, FAMILY.vectorized(point, 20_000, np.random.default_rng(3)))}
+    estimates = {"bnsym": estimate(check, point, bnsym_observations(check, point, 20_000, 1)),
+                 "loop": estimate(check, point, FAMILY.loop(point, 2_000, np.random.default_rng(2))),
+                 "vectorized": estimate(check, point, FAMILY.vectorized(point, 20_000, np.random.default_rng(3)))}
     pairs = [("loop", "bnsym"), ("vectorized", "bnsym"), ("loop", "vectorized")]
     z = bonferroni_z(ALPHA, len(pairs))
     for a, b in pairs:
-        assert _z(estimates[a], estimates[b]) <= z, (a, b, estimates)
+        assert z_gap(estimates[a], estimates[b]) <= z, (a, b, estimates)
 
 
 def test_vectorized_agrees_for_every_law_of_the_check(check: MonteCarloCheck, point: dict[str, Any],
@@ -110,9 +93,9 @@ def test_vectorized_agrees_for_every_law_of_the_check(check: MonteCarloCheck, po
     z = bonferroni_z(ALPHA, len(others))
     for law in others:
         at = find_point(dataclasses.replace(FAMILY, point={**FAMILY.point, "law": law}), check)
-        ours = _estimate(check, at, _bnsym(check, at, 6_000, 4))
-        theirs = _estimate(check, at, FAMILY.vectorized(at, 6_000, np.random.default_rng(5)))
-        assert _z(ours, theirs) <= z, (law, ours, theirs)
+        ours = estimate(check, at, bnsym_observations(check, at, 6_000, 4))
+        theirs = estimate(check, at, FAMILY.vectorized(at, 6_000, np.random.default_rng(5)))
+        assert z_gap(ours, theirs) <= z, (law, ours, theirs)
 
 
 def test_a_baseline_at_another_batch_size_is_told_apart(catalog: Catalog, check: MonteCarloCheck,
@@ -128,11 +111,11 @@ def test_a_baseline_at_another_batch_size_is_told_apart(catalog: Catalog, check:
     theorem = catalog.claim(FAMILY.claim)[0].theorem
     claimed_32, claimed_16 = claimed_values(check.claim, theorem, [point, smaller])
     shift = abs(claimed_16 - claimed_32) / 2
-    ours = _estimate(check, point, _bnsym(check, point, 2_000, 6))
-    wrong = _estimate(check, point, FAMILY.vectorized(smaller, 2_000, np.random.default_rng(7)))
+    ours = estimate(check, point, bnsym_observations(check, point, 2_000, 6))
+    wrong = estimate(check, point, FAMILY.vectorized(smaller, 2_000, np.random.default_rng(7)))
     z = bonferroni_z(ALPHA, 1)
     assert shift >= (z + normal_quantile(1 - MISS)) * math.hypot(ours[1], wrong[1])  # the units suffice
-    assert _z(ours, wrong) > z
+    assert z_gap(ours, wrong) > z
 
 
 # --- the float32 quadrature of the check's simulator --------------------------------------------------------------

@@ -23,7 +23,8 @@ from bnsym.bench.least_squares import FAMILY
 from bnsym.bench.runner import find_point
 from bnsym.mc.engine import MonteCarloCheck, claimed_values
 from bnsym.mc.stats import bonferroni_z, normal_quantile
-from bnsym.registry import Catalog, home, load_package_module
+from bnsym.registry import Catalog
+from tests.bench_support import bnsym_observations, estimate, family_catalog, z_gap
 
 ALPHA = 0.001
 MISS = 1e-6  # the power test may fail to see a real shift with at most this probability
@@ -33,9 +34,7 @@ SETTINGS = [{"alpha": 2.0, "lambda": 0.25}, {"alpha": 0.5, "lambda": 0.05}, {"al
 
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
-    root = home()
-    assert root is not None
-    return load_package_module(root, FAMILY.claim.split(".")[0], Catalog(), with_checks=True)
+    return family_catalog(FAMILY)
 
 
 @pytest.fixture(scope="module")
@@ -49,29 +48,13 @@ def point(check: MonteCarloCheck) -> dict[str, Any]:
     return find_point(FAMILY, check)
 
 
-def _bnsym(check: MonteCarloCheck, point: dict[str, Any], units: int, seed: int) -> np.ndarray:
-    obs = check.simulate([point], units, torch.Generator().manual_seed(seed), torch.device("cpu"))
-    assert obs.shape == (1, units, 1)
-    return obs[0].numpy()
-
-
-def _estimate(check: MonteCarloCheck, point: dict[str, Any], obs: np.ndarray) -> tuple[float, float]:
-    """The check's estimand of the mean observation, and its standard error (one column: the mean's)."""
-    value = float(check.estimand(torch.from_numpy(obs.mean(axis=0)), point))
-    return value, float(obs[:, 0].std(ddof=1) / math.sqrt(len(obs)))
-
-
-def _z(a: tuple[float, float], b: tuple[float, float]) -> float:
-    return abs(a[0] - b[0]) / math.hypot(a[1], b[1])
-
-
 def test_family_names_a_point_of_its_check(point: dict[str, Any]) -> None:
     assert (point["alpha"], point["lambda"], point["sigma"], point["N"]) == (2.0, 0.25, 0.5, 64)
     assert FAMILY.draws_per_unit(point) == 64 + 128 * 64 + 128
 
 
 def test_observations_have_the_simulator_layout(check: MonteCarloCheck, point: dict[str, Any]) -> None:
-    columns = _bnsym(check, point, 3, 0).shape[1]
+    columns = bnsym_observations(check, point, 3, 0).shape[1]
     for observe, units in ((FAMILY.loop, 5), (FAMILY.vectorized, 7)):
         obs = observe(point, units, np.random.default_rng(0))
         assert obs.shape == (units, columns) and obs.dtype == np.float64 and np.isfinite(obs).all()
@@ -97,7 +80,7 @@ def test_check_observes_the_conditional_mean_of_the_fit(check: MonteCarloCheck, 
     at = {**setting, "sigma": 0.5, "N": 12}
     N, P = 12, round(at["alpha"] * 12)
     units = 6
-    observed = _bnsym(check, at, units, 9)[:, 0]
+    observed = bnsym_observations(check, at, units, 9)[:, 0]
     X = torch.randn(units, P, N, generator=torch.Generator().manual_seed(9), dtype=torch.float64).numpy() / N**0.5
     for x, got in zip(X, observed):
         lam = at.get("lambda", 0.0)
@@ -109,13 +92,13 @@ def test_check_observes_the_conditional_mean_of_the_fit(check: MonteCarloCheck, 
 
 def test_baselines_agree_with_the_check_simulator(check: MonteCarloCheck, point: dict[str, Any],
                                                   one_torch_thread: None) -> None:
-    estimates = {"bnsym": _estimate(check, point, _bnsym(check, point, 400, 1)),
-                 "loop": _estimate(check, point, FAMILY.loop(point, 400, np.random.default_rng(2))),
-                 "vectorized": _estimate(check, point, FAMILY.vectorized(point, 1_000, np.random.default_rng(3)))}
+    estimates = {"bnsym": estimate(check, point, bnsym_observations(check, point, 400, 1)),
+                 "loop": estimate(check, point, FAMILY.loop(point, 400, np.random.default_rng(2))),
+                 "vectorized": estimate(check, point, FAMILY.vectorized(point, 1_000, np.random.default_rng(3)))}
     pairs = [("loop", "bnsym"), ("vectorized", "bnsym"), ("loop", "vectorized")]
     z = bonferroni_z(ALPHA, len(pairs))
     for a, b in pairs:
-        assert _z(estimates[a], estimates[b]) <= z, (a, b, estimates)
+        assert z_gap(estimates[a], estimates[b]) <= z, (a, b, estimates)
 
 
 def test_vectorized_agrees_at_every_regression_setting(catalog: Catalog, one_torch_thread: None) -> None:
@@ -130,9 +113,9 @@ def test_vectorized_agrees_at_every_regression_setting(catalog: Catalog, one_tor
     assert len(points) == 10  # 6 ridge settings, the pseudo-inverse and its shrinkage on both sides of alpha = 1
     z = bonferroni_z(ALPHA, len(points))
     for i, at in enumerate(points):
-        ours = _estimate(check, at, _bnsym(check, at, 200, 10 + i))
-        theirs = _estimate(check, at, FAMILY.vectorized(at, 1_500, np.random.default_rng(30 + i)))
-        assert _z(ours, theirs) <= z, (at, ours, theirs)
+        ours = estimate(check, at, bnsym_observations(check, at, 200, 10 + i))
+        theirs = estimate(check, at, FAMILY.vectorized(at, 1_500, np.random.default_rng(30 + i)))
+        assert z_gap(ours, theirs) <= z, (at, ours, theirs)
 
 
 def test_a_baseline_at_another_decay_is_told_apart(catalog: Catalog, check: MonteCarloCheck,
@@ -148,8 +131,8 @@ def test_a_baseline_at_another_decay_is_told_apart(catalog: Catalog, check: Mont
     theorem = catalog.claim(FAMILY.claim)[0].theorem
     claimed, claimed_weaker = claimed_values(check.claim, theorem, [point, weaker])
     shift = abs(claimed_weaker - claimed) / 2
-    ours = _estimate(check, point, _bnsym(check, point, 200, 6))
-    wrong = _estimate(check, point, FAMILY.vectorized(weaker, 1_000, np.random.default_rng(7)))
+    ours = estimate(check, point, bnsym_observations(check, point, 200, 6))
+    wrong = estimate(check, point, FAMILY.vectorized(weaker, 1_000, np.random.default_rng(7)))
     z = bonferroni_z(ALPHA, 1)
     assert shift >= (z + normal_quantile(1 - MISS)) * math.hypot(ours[1], wrong[1])  # the units suffice
-    assert _z(ours, wrong) > z
+    assert z_gap(ours, wrong) > z
